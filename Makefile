@@ -1,0 +1,42 @@
+# Two commands do all the set-up on a fresh machine:
+#   make book   builds the Jupyter Book into _build/html
+#   make test   runs lint and the whole test suite (library, notebooks, book in a browser, grading)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SYSTEM_PACKAGES := chromium bubblewrap
+
+.PHONY: book test lint bench system clean
+
+$(VENV)/installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+# Debian's Chromium drives the browser tests; bubblewrap isolates student code.
+system:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" -ne 0 ]; then echo "please install:$$missing (apt-get, as root)"; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+book: $(VENV)/installed
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+
+lint: $(VENV)/installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: system lint
+	$(BIN)/pytest
+
+bench: $(VENV)/installed
+	$(BIN)/python benchmarks/speed.py
+
+clean:
+	rm -rf _build artifacts

@@ -1,0 +1,48 @@
+"""Loss landscapes and optimizer trajectories of the seed's MNIST network.
+
+The library behind the course: it reproduces the notebook "Praktikum Deep
+Learning - Optimierung Teil 2" exactly, and fast enough for live sliders.
+"""
+
+from .data import MNIST, BundledDataWarning, load_mnist
+from .landscape import SEED_W_A, SEED_W_B, WATCHED, Landscape, loss_grid
+from .network import SEED
+from .optimizers import (
+    OPTIMIZERS,
+    SEED_METHODS,
+    Optimizer,
+    adam_step,
+    momentum_step,
+    nesterov_step,
+    rmsprop_step,
+    sgd_step,
+)
+from .reproduce import reproduce
+from .training import SEED_EPOCHS, SEED_LR, SEED_START, DivergenceError, Trajectory, train
+
+__all__ = [
+    "MNIST",
+    "OPTIMIZERS",
+    "SEED",
+    "SEED_EPOCHS",
+    "SEED_LR",
+    "SEED_METHODS",
+    "SEED_START",
+    "SEED_W_A",
+    "SEED_W_B",
+    "WATCHED",
+    "BundledDataWarning",
+    "DivergenceError",
+    "Landscape",
+    "Optimizer",
+    "Trajectory",
+    "adam_step",
+    "load_mnist",
+    "loss_grid",
+    "momentum_step",
+    "nesterov_step",
+    "reproduce",
+    "rmsprop_step",
+    "sgd_step",
+    "train",
+]

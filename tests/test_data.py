@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -16,6 +17,9 @@ def fresh_loader():
     data._load_default.cache_clear()
     yield
     data._load_default.cache_clear()
+    with warnings.catch_warnings():  # leave the cache warm, as the other tests found it
+        warnings.simplefilter("ignore", ll.BundledDataWarning)
+        ll.load_mnist()
 
 
 def test_offline_the_bundled_subset_is_used_and_said_once(fresh_loader):

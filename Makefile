@@ -6,7 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 SYSTEM_PACKAGES := chromium bubblewrap
 
-.PHONY: book test lint bench system clean
+NBGRADER := PATH=$(abspath $(BIN)):$$PATH $(BIN)/nbgrader
+ASSIGNMENT := optimizers
+
+.PHONY: book test lint bench system clean release autograde feedback grades
 
 $(VENV)/installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +40,19 @@ test: system lint
 
 bench: $(VENV)/installed
 	$(BIN)/python benchmarks/speed.py
+
+# The instructor's flow (see README): nbgrader calls alembic, so the venv's bin goes on PATH.
+release: $(VENV)/installed
+	$(NBGRADER) generate_assignment $(ASSIGNMENT) --force
+
+autograde: $(VENV)/installed system
+	$(NBGRADER) autograde $(ASSIGNMENT)
+
+feedback: $(VENV)/installed
+	$(NBGRADER) generate_feedback $(ASSIGNMENT)
+
+grades: $(VENV)/installed
+	$(NBGRADER) export --to grades.csv
 
 clean:
 	rm -rf _build artifacts

@@ -1,0 +1,61 @@
+"""nbgrader's configuration for the course; every nbgrader command reads it from here.
+
+Autograding never runs a submission in a kernel: the notebook is rebuilt from
+the released one with only the answer cells taken from the submission, each
+answer runs in its own bubblewrap sandbox, and the tests run in the grader
+(see ``losslandscape.grading.autograde``). Feedback hides the hidden tests.
+"""
+
+from pathlib import Path
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearHiddenTests,
+    ClearOutput,
+    DeduplicateIds,
+    GetGrades,
+    LimitOutput,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
+
+from losslandscape.grading.autograde import (
+    HideTracebacks,
+    RebuildFromRelease,
+    SandboxedExecute,
+    TolerantExporter,
+)
+
+c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
+
+c.CourseDirectory.root = str(Path(__file__).resolve().parent)
+c.CourseDirectory.course_id = "optimizers-course"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "assignments"
+
+c.Autograde.exporter_class = TolerantExporter
+c.Autograde.sanitize_preprocessors = [
+    RebuildFromRelease,
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteKernelspec,
+    OverwriteCells,
+    CheckCellMetadata,
+]
+c.Autograde.autograde_preprocessors = [
+    SandboxedExecute,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
+c.GenerateFeedback.preprocessors = [
+    GetGrades,
+    ClearHiddenTests,
+    HideTracebacks,
+    CSSHTMLHeaderPreprocessor,
+]

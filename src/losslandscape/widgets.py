@@ -1,0 +1,201 @@
+"""Live ipywidgets panels: move a slider, the trajectories are retrained and redrawn.
+
+A thin layer over :mod:`~losslandscape.plotting`: the figure is
+:func:`~losslandscape.plotting.trajectory_figure` as a ``go.FigureWidget`` (which needs
+``anywidget``), and every change retrains with :func:`~losslandscape.training.train`,
+which takes milliseconds, so the panel follows the slider without visible delay.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import ipywidgets as w
+import numpy as np
+import plotly.graph_objects as go
+
+from .data import MNIST, load_mnist
+from .landscape import SEED_W_A, SEED_W_B, Landscape
+from .optimizers import OPTIMIZERS, SEED_METHODS
+from .plotting import STATIC_ENV, Surface, trajectory_figure
+from .training import SEED_EPOCHS, SEED_LR, SEED_START, train
+
+_SLIDER = {"continuous_update": True, "style": {"description_width": "8em"}}
+
+
+class OptimizerPanel:
+    """Sliders for the learning rate, each method's hyperparameters, the start, N and the epoch.
+
+    Args:
+        methods: the methods drawn; with more than one, checkboxes choose which are shown.
+        n_samples: the initial number of images; the N menu offers 100, 1,000 and all.
+        lr, start, epochs: the initial learning rate, start point and number of epochs.
+        data: passed to :class:`~losslandscape.landscape.Landscape`.
+        w_a, w_b: the grid of the contour map; the start sliders span it.
+
+    ``panel.figure`` is the ``go.FigureWidget``, ``panel.controls`` the widgets by name
+    (e.g. ``"lr"``, ``"Adam.beta1"``, ``"start_a"``, ``"n_samples"``, ``"epoch"``).
+    """
+
+    def __init__(
+        self,
+        methods: Sequence[str] = ("SGD",),
+        *,
+        n_samples: int = 100,
+        lr: float = SEED_LR,
+        start: Sequence[float] = SEED_START,
+        epochs: int = SEED_EPOCHS,
+        data=None,
+        w_a=SEED_W_A,
+        w_b=SEED_W_B,
+    ):
+        self.methods = tuple(methods)
+        self._data = data if isinstance(data, MNIST) else load_mnist(data)
+        self._w_a, self._w_b = np.asarray(w_a, float), np.asarray(w_b, float)
+        self._landscapes: dict[int, Landscape] = {}
+        self.controls = self._make_controls(n_samples, lr, start, epochs)
+        runs = self._train()
+        self.figure = go.FigureWidget(trajectory_figure(self._surface(), runs))
+        self.status = w.HTML()
+        self._show(runs)
+        for control in self.controls.values():
+            control.observe(self.update, names="value")
+        self.widget = w.HBox(
+            [w.VBox([*self.controls.values(), self.status]), self.figure],
+            layout={"flex_flow": "row wrap"},
+        )
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+    def update(self, change=None) -> None:
+        """Retrain with the controls' values and redraw (called on every control change)."""
+        runs = self._train()
+        with self.figure.batch_update():
+            if change is not None and change["owner"] is self.controls["n_samples"]:
+                self.figure.data[0].z = self._surface().z
+            self._show(runs)
+
+    def _make_controls(self, n_samples, lr, start, epochs) -> dict[str, w.Widget]:
+        controls: dict[str, w.Widget] = {
+            "lr": w.FloatLogSlider(
+                value=lr,
+                base=10,
+                min=-1,
+                max=2.5,
+                step=0.05,
+                description="learning rate",
+                **_SLIDER,
+            )
+        }
+        for method in self.methods:
+            for key, value in OPTIMIZERS[method].defaults.items():
+                label = key if len(self.methods) == 1 else f"{method} {key}"
+                if key == "eps":
+                    control = w.FloatLogSlider(
+                        value=value, base=10, min=-8, max=0, step=0.5, description=label, **_SLIDER
+                    )
+                else:
+                    top = 0.9999 if key == "beta2" else 0.99
+                    control = w.FloatSlider(
+                        value=value, min=0.0, max=top, step=0.01 if top < 0.999 else 0.0001,
+                        readout_format=".4f" if key == "beta2" else ".2f",
+                        description=label, **_SLIDER,
+                    )  # fmt: skip
+                controls[f"{method}.{key}"] = control
+        a0, a1, b0, b1 = self._w_a[0], self._w_a[-1], self._w_b[0], self._w_b[-1]
+        controls["start_a"] = w.FloatSlider(
+            value=start[0], min=a0, max=a1, step=0.5, description="start w_a", **_SLIDER
+        )
+        controls["start_b"] = w.FloatSlider(
+            value=start[1], min=b0, max=b1, step=0.5, description="start w_b", **_SLIDER
+        )
+        sizes = sorted({100, 1000, len(self._data), n_samples} & set(range(1, len(self._data) + 1)))
+        controls["n_samples"] = w.Dropdown(
+            options=[(f"{n:,}", n) for n in sizes], value=n_samples, description="N images"
+        )
+        controls["epoch"] = w.IntSlider(
+            value=epochs, min=1, max=epochs, description="epochs shown", **_SLIDER
+        )
+        if len(self.methods) > 1:
+            controls["methods"] = w.SelectMultiple(
+                options=self.methods, value=self.methods, description="methods shown", rows=5
+            )
+        return controls
+
+    def _landscape(self) -> Landscape:
+        n = self.controls["n_samples"].value
+        if n not in self._landscapes:
+            self._landscapes[n] = Landscape(n, data=self._data)
+        return self._landscapes[n]
+
+    def _surface(self) -> Surface:
+        return Surface.of(self._landscape(), self._w_a, self._w_b)
+
+    def _train(self):
+        c = self.controls
+        hyper = {
+            method: {key: c[f"{method}.{key}"].value for key in OPTIMIZERS[method].defaults}
+            for method in self.methods
+            if OPTIMIZERS[method].defaults
+        }
+        return train(
+            self._landscape(),
+            self.methods,
+            starts=[(c["start_a"].value, c["start_b"].value)],
+            lrs=[c["lr"].value],
+            epochs=c["epoch"].max,
+            hyperparameters=hyper,
+            on_divergence="keep",
+        )
+
+    def _show(self, runs) -> None:
+        """Put the runs, cut at the chosen epoch, into the path and cost traces."""
+        last = self.controls["epoch"].value
+        shown = self.controls["methods"].value if "methods" in self.controls else self.methods
+        lines = []
+        for i, run in enumerate(runs):
+            path, curve = self.figure.data[1 + 2 * i], self.figure.data[2 + 2 * i]
+            epochs = np.arange(last + 1)
+            path.x, path.y = run.weights[: last + 1].T
+            path.customdata = epochs
+            curve.x, curve.y = epochs, run.costs[: last + 1]
+            path.visible = curve.visible = run.method in shown
+            if run.diverged_at is not None and run.diverged_at <= last:
+                lines.append(f"{run.method}: diverged at epoch {run.diverged_at}")
+            else:
+                (a, b), cost = run.weights[last], run.costs[last]
+                lines.append(f"{run.method}: ({a:.3f}, {b:.3f}), cost {cost:.5f}")
+        self.status.value = f"<b>after epoch {last}</b><br>" + "<br>".join(lines)
+
+
+def live_panel(methods: Sequence[str] = SEED_METHODS, **kwargs):
+    """An :class:`OptimizerPanel` in a live notebook; in a static build, a note saying so.
+
+    Static HTML has no kernel to retrain, so a panel there would look alive and do
+    nothing; instead the note points to the chapter's slider figures and says how to
+    run the panel.
+    """
+    if os.environ.get(STATIC_ENV, "") in ("", "0"):
+        return OptimizerPanel(methods, **kwargs)
+    from IPython.display import HTML
+
+    controls = ["learning rate", *_hyper_names(methods), "start point", "N", "epochs shown"]
+    if len(methods) > 1:
+        controls.append("methods shown")
+    return HTML(
+        '<div class="admonition tip"><p class="admonition-title">Live panel: runs in Jupyter'
+        f"</p><p>In a running notebook, this cell shows sliders for {', '.join(controls)}; "
+        "every move retrains all epochs (a few milliseconds) and redraws the figure. This "
+        "page has no Python behind it, so instead of sliders that do nothing it shows this "
+        "note: use the slider figures above, or open this chapter's notebook from the "
+        "<code>book/</code> folder in Jupyter (<code>.venv/bin/jupyter lab</code>) and "
+        "run all cells.</p></div>"
+    )
+
+
+def _hyper_names(methods: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(key for m in methods for key in OPTIMIZERS[m].defaults))

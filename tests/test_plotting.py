@@ -1,0 +1,167 @@
+"""The figures and panels: axis titles, traces, frames, pairing, colours, live recompute."""
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+from IPython.display import HTML
+
+import losslandscape as ll
+from losslandscape import plotting as lp
+from losslandscape import widgets
+
+W250, W251 = lp.weight_label((5, 250)), lp.weight_label((5, 251))
+
+# Machado, Oliveira & Fernandes (2009), severity 1, on linear RGB.
+COLOUR_BLINDNESS = {
+    "protanopia": [[0.152, 1.053, -0.205], [0.115, 0.786, 0.099], [-0.004, -0.048, 1.052]],
+    "deuteranopia": [[0.367, 0.861, -0.228], [0.280, 0.673, 0.047], [-0.012, 0.043, 0.969]],
+    "tritanopia": [[1.256, -0.077, -0.179], [-0.078, 0.931, 0.148], [0.005, 0.691, 0.304]],
+}
+
+
+@pytest.fixture(scope="module")
+def surface(landscape):
+    return lp.Surface.of(landscape, ll.SEED_W_A, ll.SEED_W_B)
+
+
+@pytest.fixture(scope="module")
+def runs(landscape):
+    return ll.train(landscape, ll.SEED_METHODS)
+
+
+def test_landscape_figure_names_axes_and_gives_each_surface_its_own_colour_bar(mnist, surface):
+    other = lp.Surface.of(ll.Landscape(1000, data=mnist), ll.SEED_W_A, ll.SEED_W_B)
+    fig = lp.landscape_figure([surface, other])
+    assert [t.type for t in fig.data] == ["surface", "surface"]
+    for scene in (fig.layout.scene, fig.layout.scene2):
+        assert (scene.xaxis.title.text, scene.yaxis.title.text) == (W250, W251)
+        assert scene.zaxis.title.text == "cost"
+    bars = [t.colorbar.x for t in fig.data]
+    domains = [fig.layout.scene.domain.x, fig.layout.scene2.domain.x]
+    # Each bar sits at the right edge of its own scene, left of the next scene.
+    assert domains[0][0] < bars[0] < domains[1][0] < bars[1] <= 1
+    cividis = go.Surface(colorscale="Cividis").colorscale
+    assert all(t.colorscale == cividis for t in fig.data)
+    assert [a.text for a in fig.layout.annotations] == ["N = 100", "N = 1,000"]
+
+
+def test_contour_race_has_titled_axes_no_rainbow_and_a_frame_every_20_epochs(surface, runs):
+    fig = lp.race_contour_figure(surface, runs, every=20)
+    assert fig.layout.xaxis.title.text == W250 and fig.layout.yaxis.title.text == W251
+    assert fig.layout.xaxis2.title.text == "epoch" and fig.layout.yaxis2.title.text == "cost"
+    assert fig.data[0].type == "contour"
+    assert fig.data[0].colorscale == tuple(tuple(c) for c in lp.BACKDROP_SCALE)
+    assert len(fig.data) == 1 + 3 * len(runs)
+    assert [f.name for f in fig.frames] == [str(e) for e in range(0, 1001, 20)]
+    assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["▶ Play", "❚❚ Pause"]
+    assert len(fig.layout.sliders[0].steps) == len(fig.frames)
+    # Legend entries toggle a method's three traces together.
+    for i, run in enumerate(runs):
+        assert {t.legendgroup for t in fig.data[1 + 3 * i : 4 + 3 * i]} == {run.method}
+
+
+def test_contour_race_frames_pair_each_point_with_its_own_cost(surface, runs):
+    fig = lp.race_contour_figure(surface, runs, every=20)
+    frame = fig.frames[5]  # epoch 100
+    assert frame.name == "100"
+    for i, run in enumerate(runs):
+        path, head, curve = frame.data[3 * i : 3 * i + 3]
+        epochs = np.asarray(curve.x)
+        np.testing.assert_array_equal(np.asarray(curve.y), run.costs[epochs])
+        np.testing.assert_array_equal(np.c_[path.x, path.y], run.weights[epochs])
+        np.testing.assert_array_equal([head.x[0], head.y[0]], run.weights[100])
+        assert epochs[-1] == 100
+
+
+def test_3d_race_animates_paths_at_their_costs(surface, runs):
+    fig = lp.race_3d_figure(surface, runs, every=20, lift=0.03)
+    assert fig.data[0].type == "surface"
+    assert len(fig.data) == 1 + 3 * len(runs)
+    assert fig.layout.scene.xaxis.title.text == W250
+    assert fig.layout.scene.zaxis.title.text == "cost"
+    assert len(fig.frames) == 51
+    assert fig.layout.updatemenus[0].buttons[0].args[1]["frame"]["redraw"] is True
+    dz = 0.03 * np.ptp(surface.z)
+    last = fig.frames[-1]
+    for i, run in enumerate(runs):
+        assert last.traces[2 * i : 2 * i + 2] == (2 + 3 * i, 3 + 3 * i)
+        head = last.data[2 * i + 1]
+        np.testing.assert_allclose([head.x[0], head.y[0]], run.weights[-1])
+        np.testing.assert_allclose(head.z[0], run.costs[-1] + dz)
+
+
+def test_method_styles_stay_distinct_for_colour_blind_readers():
+    styles = list(lp.METHOD_STYLES.values())
+    assert len(styles) == len(ll.SEED_METHODS) == len(set(lp.METHOD_STYLES))
+    for field in ("color", "dash", "symbol", "symbol3d"):
+        assert len({getattr(s, field) for s in styles}) == len(styles), field
+    rgb = np.array([[int(s.color[i : i + 2], 16) / 255 for i in (1, 3, 5)] for s in styles])
+    assert "#F0E442" not in {s.color for s in styles}  # Okabe-Ito yellow vanishes on light maps
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    for name, matrix in COLOUR_BLINDNESS.items():
+        seen = np.clip(linear @ np.array(matrix).T, 0, 1) ** (1 / 2.2)
+        distance = np.linalg.norm(seen[:, None] - seen[None], axis=-1)
+        assert distance[np.triu_indices(len(styles), 1)].min() > 0.1, name
+
+
+def test_sweep_slider_shows_one_precomputed_run_per_step(landscape, surface):
+    lrs = [1, 10, 100]
+    runs = ll.train(landscape, ["SGD"], lrs=lrs)
+    fig = lp.sweep_figure(surface, runs, [str(lr) for lr in lrs], prefix="lr = ", active=1)
+    assert len(fig.data) == 1 + 2 * len(runs)
+    assert [t.visible for t in fig.data] == [None, False, False, True, True, False, False]
+    steps = fig.layout.sliders[0].steps
+    assert [s.label for s in steps] == ["1", "10", "100"]
+    for i, step in enumerate(steps):
+        visible = step.args[0]["visible"]
+        assert visible == [True] + [j // 2 == i for j in range(2 * len(runs))]
+    with pytest.raises(ValueError, match="one label per run"):
+        lp.sweep_figure(surface, runs, ["1"], prefix="lr = ")
+
+
+def test_surfaces_slider_switches_between_sample_sizes(mnist):
+    surfaces = [lp.Surface.of(ll.Landscape(n, data=mnist), [0, 1, 2], [0, 1]) for n in (10, 20)]
+    fig = lp.surfaces_slider_figure(surfaces)
+    assert [s.label for s in fig.layout.sliders[0].steps] == ["10", "20"]
+    assert fig.layout.xaxis.title.text == W250
+
+
+def test_show_returns_the_figure_live_and_small_deterministic_html_when_static(
+    surface, runs, monkeypatch
+):
+    fig = lp.trajectory_figure(surface, runs[:1])
+    monkeypatch.delenv(lp.STATIC_ENV, raising=False)
+    assert lp.show(fig, "x") is fig
+    monkeypatch.setenv(lp.STATIC_ENV, "1")
+    first, second = lp.show(fig, "sgd-path"), lp.show(fig, "sgd-path")
+    assert isinstance(first, HTML) and first.data == second.data
+    assert 'id="sgd-path"' in first.data
+    assert len(first.data) < 500_000  # plotly.js itself (4.8 MB) is not embedded
+
+
+def test_panel_retrains_and_redraws_when_a_control_moves(mnist):
+    panel = widgets.OptimizerPanel(["SGD", "Adam"], data=mnist)
+    fig, controls = panel.figure, panel.controls
+    assert isinstance(fig, go.FigureWidget)
+    assert {"lr", "Adam.beta1", "Adam.beta2", "Adam.eps", "start_a", "n_samples"} <= set(controls)
+    before = np.array(fig.data[1].x)
+    controls["lr"].value = 1.0
+    assert not np.allclose(np.array(fig.data[1].x)[-1], before[-1])
+    adam_before = np.array(fig.data[3].x)
+    controls["Adam.beta1"].value = 0.5
+    assert not np.allclose(np.array(fig.data[3].x), adam_before)
+    controls["epoch"].value = 50
+    assert len(fig.data[1].x) == len(fig.data[2].y) == 51
+    z_before = np.array(fig.data[0].z)
+    controls["n_samples"].value = 1000
+    assert not np.allclose(np.array(fig.data[0].z), z_before)
+    controls["methods"].value = ("Adam",)
+    assert [t.visible for t in fig.data[1:]] == [False, False, True, True]
+    assert "Adam:" in panel.status.value
+
+
+def test_live_panel_is_a_note_in_static_html(monkeypatch):
+    monkeypatch.setenv(lp.STATIC_ENV, "1")
+    note = widgets.live_panel(["Adam"])
+    assert isinstance(note, HTML)
+    assert "beta1" in note.data and "Jupyter" in note.data

@@ -40,6 +40,7 @@ test: system lint
 
 bench: $(VENV)/installed
 	$(BIN)/python benchmarks/speed.py
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python benchmarks/grading.py
 
 # The instructor's flow (see README): nbgrader calls alembic, so the venv's bin goes on PATH.
 release: $(VENV)/installed

@@ -214,27 +214,24 @@ def race_3d_figure(
                 **group,
             )
         )
-        fig.add_trace(
-            go.Scatter3d(
-                x=run.weights[:1, 0],
-                y=run.weights[:1, 1],
-                z=run.costs[:1] + dz,
-                mode="lines",
-                line={"color": style.color, "width": 6, "dash": style.dash},
-                **group,
+        # The path so far and the current point; the frames move both.
+        for look in (
+            {"mode": "lines", "line": {"color": style.color, "width": 6, "dash": style.dash}},
+            {
+                "mode": "markers",
+                "marker": {"color": style.color, "size": 6, "symbol": style.symbol3d},
+                "showlegend": False,
+            },
+        ):
+            fig.add_trace(
+                go.Scatter3d(
+                    x=run.weights[:1, 0],
+                    y=run.weights[:1, 1],
+                    z=run.costs[:1] + dz,
+                    **look,
+                    **group,
+                )
             )
-        )
-        fig.add_trace(
-            go.Scatter3d(
-                x=run.weights[:1, 0],
-                y=run.weights[:1, 1],
-                z=run.costs[:1] + dz,
-                mode="markers",
-                marker={"color": style.color, "size": 6, "symbol": style.symbol3d},
-                showlegend=False,
-                **group,
-            )
-        )
     frames = []
     for epoch in epochs:
         data, traces = [], []

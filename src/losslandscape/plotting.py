@@ -80,6 +80,11 @@ class Surface:
         return cls(w_a, w_b, landscape.grid(w_a, w_b), landscape.n_samples, landscape.watched)
 
     @property
+    def xyz(self) -> dict[str, np.ndarray]:
+        """The grid as the ``x``, ``y``, ``z`` of a plotly Surface or Contour trace."""
+        return {"x": self.w_a, "y": self.w_b, "z": self.z}
+
+    @property
     def labels(self) -> tuple[str, str]:
         return weight_label(self.watched[0]), weight_label(self.watched[1])
 
@@ -100,9 +105,7 @@ def landscape_figure(
         domain = fig.get_subplot(1, col).domain.x
         fig.add_trace(
             go.Surface(
-                x=surface.w_a,
-                y=surface.w_b,
-                z=surface.z,
+                **surface.xyz,
                 colorscale=colorscale,
                 name=f"N = {surface.n_samples:,}",
                 colorbar={
@@ -187,9 +190,7 @@ def race_3d_figure(
     dz = lift * float(np.ptp(surface.z))
     fig = go.Figure(
         go.Surface(
-            x=surface.w_a,
-            y=surface.w_b,
-            z=surface.z,
+            **surface.xyz,
             colorscale=BACKDROP_SCALE,
             opacity=0.9,
             name=f"cost, N = {surface.n_samples:,}",
@@ -320,9 +321,7 @@ def surfaces_slider_figure(surfaces: Sequence[Surface], *, height: int = 560) ->
     for i, surface in enumerate(surfaces):
         fig.add_trace(
             go.Contour(
-                x=surface.w_a,
-                y=surface.w_b,
-                z=surface.z,
+                **surface.xyz,
                 colorscale=SURFACE_SCALE,
                 contours={"showlabels": True, "labelfont": {"color": "white"}},
                 colorbar={"title": {"text": "cost"}},
@@ -389,9 +388,7 @@ def _map_and_curves(surface: Surface) -> go.Figure:
     fig = make_subplots(rows=2, cols=1, row_heights=[0.65, 0.35], vertical_spacing=0.1)
     fig.add_trace(
         go.Contour(
-            x=surface.w_a,
-            y=surface.w_b,
-            z=surface.z,
+            **surface.xyz,
             colorscale=BACKDROP_SCALE,
             contours={"coloring": "fill", "showlabels": True, "labelfont": {"color": "#333"}},
             line={"width": 0.5, "color": "#999"},

@@ -37,11 +37,12 @@ def reproduce(
         raise ValueError("grid_ns is empty; give at least one image count for a loss grid")
     for n in grid_ns:
         check_n_samples("grid_ns", n, len(mnist))
+    landscapes = {n: Landscape(n, seed=seed, data=mnist) for n in {*grid_ns, train_n}}
     results = {"m1s": SEED_W_A.copy(), "m2s": SEED_W_B.copy()}
     for n in grid_ns:
-        results[f"Z_{n}"] = Landscape(n, seed=seed, data=mnist).grid(SEED_W_A, SEED_W_B)
-    landscape = Landscape(train_n, seed=seed, data=mnist)
-    for run in train(landscape, SEED_METHODS, starts=[start], lrs=[lr], epochs=epochs):
+        results[f"Z_{n}"] = landscapes[n].grid(SEED_W_A, SEED_W_B)
+    runs = train(landscapes[train_n], SEED_METHODS, starts=[start], lrs=[lr], epochs=epochs)
+    for run in runs:
         w_a, w_b, cost = run.seed_record()
         results[f"{run.method}_w250"] = w_a
         results[f"{run.method}_w251"] = w_b

@@ -1,16 +1,26 @@
 """Check a student's update rule against the library's, trajectory by trajectory.
 
-The assignment's tests and the student's self-check both drive a rule through
-:func:`losslandscape.train` and compare every epoch with the reference. In the
-student's kernel the rule is their own function; when nbgrader autogrades, it
-is a :class:`~.sandbox.RuleProxy` to the same function running in a sandbox
-(see :mod:`.nbgrader`), and this comparison runs in the grader.
+The assignment's tests and the student's self-check both train a rule with
+the loop in :mod:`._worker` and compare every epoch with the reference, which
+the library's rule takes through the very same loop. In the student's kernel
+the rule is their own function; when nbgrader autogrades, it is a
+:class:`~.sandbox.RuleProxy`, the loop runs inside the rule's sandbox and
+only the comparison runs in the grader (see :mod:`.autograde`).
+
+Hidden tests (:func:`check_hidden_steps`, :func:`check_hidden_trajectories`)
+draw their settings when grading starts: shapes from a few to a few hundred
+elements, runs past 1,000 epochs, learning rates and hyperparameters across
+their ranges, several starts. Their messages name the rule, the kind of
+failure and the epoch where it shows, never the settings or the student's
+own error text.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
+import math
+import os
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -19,6 +29,9 @@ from ..data import bundled_path
 from ..landscape import SEED_W_A, SEED_W_B, Landscape
 from ..optimizers import OPTIMIZERS
 from ..training import SEED_EPOCHS, SEED_LR, SEED_START, train
+from . import _worker
+from ._worker import RuleFailure
+from .sandbox import RuleProxy, SandboxError
 
 RULES: Mapping[str, str] = {
     "sgd_step": "SGD",
@@ -27,15 +40,27 @@ RULES: Mapping[str, str] = {
     "rmsprop_step": "RMSProp",
     "adam_step": "Adam",
 }
-"""The functions students write, each with the seed's name of its method."""
+"""The functions students write, each with the original notebook's name of its method."""
 
 TOLERANCE = 1e-8
 """Relative and absolute: loose enough for a rule written in another but equal order."""
 
+DRAW_SEED = int(os.environ.get("LOSSLANDSCAPE_GRADING_SEED") or secrets.randbits(63))
+"""Seeds the hidden settings of this grading process; set the environment variable
+``LOSSLANDSCAPE_GRADING_SEED`` to draw the same ones again."""
+
+_HIDDEN_KINDS = {
+    "raised": "it raised an exception",
+    "contract": "it returned something other than the arrays it must return",
+    "not finite": "its weights stopped being finite",
+    "undefined": "its answer cell does not define it",
+    "sandbox": "the sandbox stopped it (time, memory, or the process ended)",
+}
+
 
 @functools.cache
 def landscape() -> Landscape:
-    """The seed's landscape on its first 100 images, always from the bundled data.
+    """The original notebook's landscape on its first 100 images, always from the bundled data.
 
     Its first 6,309 images are MNIST's own, so the reference is the same as with
     the full set, and grading neither depends on nor waits for keras's download.
@@ -43,33 +68,69 @@ def landscape() -> Landscape:
     return Landscape(100, data=bundled_path())
 
 
-def trajectory(
-    step: Callable,
-    name: str,
-    *,
-    start: Sequence[float] = SEED_START,
-    lr: float = SEED_LR,
-    epochs: int = SEED_EPOCHS,
-    hyperparameters: Mapping[str, float] | None = None,
-) -> np.ndarray:
+@functools.cache
+def _landscape_arrays() -> dict:
+    surface = landscape()
+    arrays = {key: getattr(surface, key) for key in ("coef_a", "coef_b", "base", "target")}
+    return {**arrays, "gradient_factor": surface.gradient_factor}
+
+
+@functools.cache
+def _landscape_wire() -> dict:
+    arrays = _landscape_arrays()
+    return {k: v if k == "gradient_factor" else _worker.encode(v) for k, v in arrays.items()}
+
+
+def _setting(name, start=SEED_START, lr=SEED_LR, epochs=SEED_EPOCHS, hyperparameters=None):
+    """A trajectory job's setting, checked; hyperparameters in the rule's signature order."""
+    optimizer = OPTIMIZERS[RULES[name]]
+    hyper = optimizer.hyperparameters(**dict(hyperparameters or {}))
+    if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 1:
+        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+    return {
+        "start": [float(start[0]), float(start[1])],
+        "lr": float(lr),
+        "epochs": int(epochs),
+        "hyper": list(hyper.values()),
+        "n_state": len(optimizer.state),
+        "counts_steps": optimizer.counts_steps,
+    }
+
+
+def _run_trajectory(step: Callable, name: str, setting: dict):
+    """``(weights, failure)`` of ``step`` for ``setting``, in its sandbox or right here."""
+    if not isinstance(step, RuleProxy):
+        return _worker.run_trajectory(step, name, {**setting, "landscape": _landscape_arrays()})
+    reply = step.run({"kind": "trajectory", "setting": {**setting, "landscape": _landscape_wire()}})
+    if "undefined" in reply:
+        return None, RuleFailure("undefined", str(reply["undefined"])[:500])
+    try:
+        weights = _worker.decode(reply["weights"])
+        failure = reply.get("failure")
+        if failure is not None:
+            epoch = failure.get("epoch")
+            failure = RuleFailure(
+                str(failure["kind"])[:40],
+                str(failure["message"])[:500],
+                int(epoch) if epoch is not None else None,
+            )
+        if not (isinstance(weights, np.ndarray) and weights.shape == (setting["epochs"] + 1, 2)):
+            raise ValueError("a trajectory of the wrong shape")
+        return weights.astype(float), failure
+    except Exception:
+        raise SandboxError(f"the sandbox of {name} sent a malformed reply") from None
+
+
+def trajectory(step: Callable, name: str, **setting) -> np.ndarray:
     """The weights ``(epochs + 1, 2)`` that rule ``step``, written as ``name``, takes.
 
-    Every value ``step`` returns is checked: it must be NumPy arrays of the
-    weights' shape (and the state's number of them), or a ``TypeError`` says
-    what is wrong. Divergence is kept: its rows are NaN.
+    ``setting`` takes ``start``, ``lr``, ``epochs`` and ``hyperparameters``
+    (the original notebook's run by default). Rows from the epoch where the
+    rule fails on (it raised, returned something other than arrays of the
+    weights' shape, or left the finite numbers) are NaN.
     """
-    optimizer = OPTIMIZERS[RULES[name]]
-    checked = dataclasses.replace(optimizer, step=_checked(step, name, len(optimizer.state)))
-    (run,) = train(
-        landscape(),
-        [checked],
-        starts=[start],
-        lrs=[lr],
-        epochs=epochs,
-        hyperparameters={optimizer.name: dict(hyperparameters or {})},
-        on_divergence="keep",
-    )
-    return run.weights
+    weights, _ = _run_trajectory(step, name, _setting(name, **setting))
+    return weights
 
 
 def reference(name: str, **setting) -> np.ndarray:
@@ -80,11 +141,15 @@ def reference(name: str, **setting) -> np.ndarray:
     return _reference(name, hyperparameters, **setting).copy()
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def _reference(name, hyperparameters, **setting):
     # Cached: a batch of submissions shares the reference runs.
     step = OPTIMIZERS[RULES[name]].step
-    return trajectory(step, name, hyperparameters=dict(hyperparameters), **setting)
+    weights, _ = _run_trajectory(
+        step, name, _setting(name, hyperparameters=dict(hyperparameters), **setting)
+    )
+    weights.flags.writeable = False
+    return weights
 
 
 def first_parting(weights: np.ndarray, expected: np.ndarray) -> int | None:
@@ -93,22 +158,49 @@ def first_parting(weights: np.ndarray, expected: np.ndarray) -> int | None:
     return None if close.all() else int(np.argmin(close))
 
 
-def check_trajectory(step: Callable, name: str, **setting) -> None:
+def check_trajectory(step: Callable, name: str, *, hidden: bool = False, **setting) -> None:
     """Assert that ``step`` follows the reference for ``name`` at every epoch.
 
-    ``setting`` takes the keywords of :func:`trajectory` (start, lr, epochs,
-    hyperparameters). The message names the first epoch where the two part
-    and both points there, not the setting.
+    ``setting`` takes the keywords of :func:`trajectory`. The message names
+    the first epoch where the two part and both points there, or how the rule
+    failed; with ``hidden`` it says only the kind of failure and the epoch.
     """
-    weights = trajectory(step, name, **setting)
+    try:
+        weights, failure = _run_trajectory(step, name, _setting(name, **setting))
+    except SandboxError as exc:
+        raise AssertionError(_hidden_message(name, "sandbox") if hidden else str(exc)) from None
+    if weights is None:  # the answer cell does not define the rule
+        raise AssertionError(_hidden_message(name, "undefined") if hidden else f"{name}: {failure}")
     expected = reference(name, **setting)
     epoch = first_parting(weights, expected)
-    if epoch is not None:
+    if epoch is None:
+        return
+    if failure is not None and failure.epoch == epoch:
+        if hidden:
+            raise AssertionError(_hidden_message(name, failure.kind, epoch))
+        raise AssertionError(f"{name} fails at epoch {epoch}: {failure}")
+    if hidden:
         raise AssertionError(
-            f"{name} leaves the reference trajectory at epoch {epoch} of {len(expected) - 1}: "
-            f"your weights are {_point(weights[epoch])}, the reference's "
-            f"{_point(expected[epoch])} (after epoch {epoch - 1} they agreed)"
+            f"{name} fails a hidden test: its trajectory parts from the reference at epoch "
+            f"{epoch}. {_HIDDEN_HINT}"
         )
+    raise AssertionError(
+        f"{name} leaves the reference trajectory at epoch {epoch} of {len(expected) - 1}: "
+        f"your weights are {_point(weights[epoch])}, the reference's "
+        f"{_point(expected[epoch])} (after epoch {epoch - 1} they agreed)"
+    )
+
+
+_HIDDEN_HINT = (
+    "Hidden tests use other starts, learning rates, hyperparameters, shapes and run "
+    "lengths; the visible tests and self_check show the details."
+)
+
+
+def _hidden_message(name: str, kind: str, epoch: int | None = None) -> str:
+    when = f" at epoch {epoch}" if epoch is not None else ""
+    what = _HIDDEN_KINDS.get(kind, "it failed")
+    return f"{name} fails a hidden test: {what}{when}. {_HIDDEN_HINT}"
 
 
 def check_steps(
@@ -120,26 +212,198 @@ def check_steps(
     shape: tuple[int, ...] = (4, 3),
     steps: int = 3,
     seed: int = 0,
+    hidden: bool = False,
 ) -> None:
-    """Assert that ``step`` matches the reference for a few steps on random arrays of ``shape``."""
+    """Assert that ``step`` matches the reference for a few steps on random arrays of ``shape``.
+
+    Each step starts from the reference's weights and state, so a wrong step
+    is named by its number.
+    """
     optimizer = OPTIMIZERS[RULES[name]]
     hyper = tuple(optimizer.hyperparameters(**(hyperparameters or {})).values())
-    checked = _checked(step, name, len(optimizer.state))
     rng = np.random.default_rng(seed)
     w = rng.normal(size=shape)
     state = tuple(np.zeros(shape) for _ in optimizer.state)
+    calls, wants = [], []
     for t in range(1, steps + 1):
-        grad = rng.normal(size=shape)
         count = (t,) if optimizer.counts_steps else ()
-        args = (w, grad, *state, *count, lr, *hyper)
-        got = checked(*(np.copy(arg) for arg in args))
+        args = (w, rng.normal(size=shape), *state, *count, lr, *hyper)
         want = optimizer.step(*args)
-        got, want = (got, want) if state else ((got,), (want,))
-        for label, mine, theirs in zip(("w_new", *optimizer.state), got, want, strict=True):
-            if not np.allclose(mine, theirs, rtol=TOLERANCE, atol=TOLERANCE):
-                raise AssertionError(f"{name}: step {t} gives a wrong {label}")
+        want = want if optimizer.state else (want,)
+        calls.append(args)
+        wants.append(want)
         w, *state = want
-        state = tuple(state)
+    try:
+        got = _run_steps(step, name, len(optimizer.state), calls)
+    except SandboxError as exc:
+        raise AssertionError(_hidden_message(name, "sandbox") if hidden else str(exc)) from None
+    except RuleFailure as failure:
+        if hidden:
+            raise AssertionError(_hidden_message(name, failure.kind)) from None
+        raise AssertionError(f"{name}: {failure}") from None
+    for t, (mine, theirs) in enumerate(zip(got, wants, strict=True), start=1):
+        for label, a, b in zip(("w_new", *optimizer.state), mine, theirs, strict=True):
+            if not np.allclose(a, b, rtol=TOLERANCE, atol=TOLERANCE):
+                prefix = f"{name} fails a hidden test" if hidden else name
+                raise AssertionError(f"{prefix}: step {t} gives a wrong {label}")
+
+
+def _run_steps(step, name, n_state, calls):
+    """The checked results of ``step`` on each argument tuple; raises :class:`RuleFailure`."""
+    if not isinstance(step, RuleProxy):
+        return _worker.run_steps(step, name, n_state, [tuple(map(_copy, c)) for c in calls])
+    reply = step.run(
+        {
+            "kind": "steps",
+            "n_state": n_state,
+            "calls": [[_worker.encode(arg) for arg in args] for args in calls],
+        }
+    )
+    if "undefined" in reply:
+        raise RuleFailure("undefined", str(reply["undefined"])[:500])
+    try:
+        if reply.get("failure") is not None:
+            failure = reply["failure"]
+            raise RuleFailure(str(failure["kind"])[:40], str(failure["message"])[:500])
+        results = [tuple(_worker.decode(a) for a in result) for result in reply["results"]]
+        shapes_match = len(results) == len(calls) and all(
+            len(result) == n_state + 1
+            and all(isinstance(a, np.ndarray) and a.shape == args[0].shape for a in result)
+            for result, args in zip(results, calls, strict=False)
+        )
+    except RuleFailure:
+        raise
+    except Exception:
+        raise SandboxError(f"the sandbox of {name} sent a malformed reply") from None
+    if not shapes_match:
+        raise SandboxError(f"the sandbox of {name} sent a malformed reply")
+    return results
+
+
+def _copy(value):
+    return np.copy(value) if isinstance(value, np.ndarray) else value
+
+
+# What the hidden tests draw from, per rule: learning rates (log-uniform) for
+# trajectories, and each hyperparameter's range (eps log-uniform).
+_TRAJECTORY_LRS = {
+    "sgd_step": (1.0, 30.0),
+    "momentum_step": (0.3, 5.0),
+    "nesterov_step": (0.3, 5.0),
+    "rmsprop_step": (0.1, 3.0),
+    "adam_step": (0.1, 3.0),
+}
+_HYPERPARAMETER_RANGES = {
+    "rho": (0.0, 0.99),
+    "beta1": (0.0, 0.99),
+    "beta2": (0.5, 0.9999),
+    "eps": (1e-6, 1.0),
+}
+_TRAJECTORY_HYPERPARAMETER_RANGES = {
+    "rho": (0.5, 0.95),
+    "beta1": (0.5, 0.95),
+    "beta2": (0.9, 0.9999),
+    "eps": (0.01, 0.5),
+}
+_SHAPE_BANDS = ((2, 6), (10, 60), (100, 400))
+"""Elements per hidden steps test: a few, tens, a few hundred."""
+_STABILITY = 1e-10
+"""A drawn setting is kept only if a start moved by 1e-12 stays this close all the way."""
+
+
+def _rng(name: str, kind: str) -> np.random.Generator:
+    kinds = ("steps", "runs")
+    return np.random.default_rng([DRAW_SEED, list(RULES).index(name), kinds.index(kind)])
+
+
+def _draw_hyperparameters(rng, name, ranges) -> dict[str, float]:
+    drawn = {}
+    for key in OPTIMIZERS[RULES[name]].defaults:
+        low, high = ranges[key]
+        drawn[key] = _log_uniform(rng, low, high) if key == "eps" else float(rng.uniform(low, high))
+    return drawn
+
+
+def _log_uniform(rng, low, high) -> float:
+    return float(math.exp(rng.uniform(math.log(low), math.log(high))))
+
+
+@functools.cache
+def hidden_steps_settings(name: str) -> tuple[dict, ...]:
+    """The hidden steps tests of rule ``name`` for this grading process, one per shape band."""
+    rng = _rng(name, "steps")
+    settings = []
+    for low, high in _SHAPE_BANDS:
+        size = int(rng.integers(low, high + 1))
+        rows = int(rng.choice([1, 2, 3]))
+        shape = (size,) if size % rows else (rows, size // rows)
+        settings.append(
+            {
+                "lr": _log_uniform(rng, 1e-3, 10.0),
+                "hyperparameters": _draw_hyperparameters(rng, name, _HYPERPARAMETER_RANGES),
+                "shape": shape,
+                "steps": int(rng.integers(3, 9)),
+                "seed": int(rng.integers(2**31)),
+            }
+        )
+    return tuple(settings)
+
+
+@functools.cache
+def hidden_trajectory_settings(name: str) -> tuple[dict, ...]:
+    """The hidden trajectories of rule ``name`` for this grading process.
+
+    The original notebook's run, one run of 1,200 to 2,500 epochs and two
+    shorter ones, from drawn starts with drawn learning rates and
+    hyperparameters. A draw is kept only where the run is numerically stable
+    (see :data:`_STABILITY`), so a correct rule written in another order of
+    operations still passes.
+    """
+    rng = _rng(name, "runs")
+    settings = [{}]
+    for epochs_low, epochs_high in ((1200, 2500), (150, 600), (150, 600)):
+        for _ in range(50):
+            setting = {
+                "start": (float(rng.uniform(-15, 17)), float(rng.uniform(-15, 18))),
+                "lr": _log_uniform(rng, *_TRAJECTORY_LRS[name]),
+                "epochs": int(rng.integers(epochs_low, epochs_high + 1)),
+                "hyperparameters": _draw_hyperparameters(
+                    rng, name, _TRAJECTORY_HYPERPARAMETER_RANGES
+                ),
+            }
+            if _stable(name, **setting):
+                settings.append(setting)
+                break
+    return tuple(settings)
+
+
+def _stable(name, start, lr, epochs, hyperparameters) -> bool:
+    method = RULES[name]
+    moved = (start[0] * (1 + 1e-12) + 1e-12, start[1])
+    runs = train(
+        landscape(),
+        [method],
+        starts=[start, moved],
+        lrs=[lr],
+        epochs=epochs,
+        hyperparameters={method: hyperparameters},
+        on_divergence="keep",
+    )
+    if any(run.diverged_at is not None for run in runs):
+        return False
+    return bool(np.abs(runs[0].weights - runs[1].weights).max() < _STABILITY)
+
+
+def check_hidden_steps(step: Callable, name: str) -> None:
+    """The hidden steps tests of rule ``name``: small, medium and large arrays."""
+    for setting in hidden_steps_settings(name):
+        check_steps(step, name, hidden=True, **setting)
+
+
+def check_hidden_trajectories(step: Callable, name: str) -> None:
+    """The hidden trajectories of rule ``name``: the original run, a long one and two more."""
+    for setting in hidden_trajectory_settings(name):
+        check_trajectory(step, name, hidden=True, **setting)
 
 
 def self_check(step: Callable, name: str | None = None, **setting):
@@ -152,14 +416,12 @@ def self_check(step: Callable, name: str | None = None, **setting):
     import plotly.graph_objects as go
 
     name = name or step.__name__
-    try:
-        weights = trajectory(step, name, **setting)
-    except Exception as exc:  # show the student what went wrong, then stop
-        print(f"{name} could not be trained: {type(exc).__name__}: {exc}")
-        return None
+    weights, failure = _run_trajectory(step, name, _setting(name, **setting))
     expected = reference(name, **setting)
     epoch = first_parting(weights, expected)
-    if epoch is None:
+    if failure is not None and failure.kind != "not finite":
+        print(f"{name} could not be trained: at epoch {failure.epoch}, {failure}")
+    elif epoch is None:
         print(f"{name} follows the reference for all {len(expected) - 1} epochs.")
     else:
         print(
@@ -192,36 +454,5 @@ def self_check(step: Callable, name: str | None = None, **setting):
     return figure
 
 
-def _checked(step: Callable, name: str, n_state: int) -> Callable:
-    """``step`` with every return checked against the rule's contract."""
-    expected = "w_new" if n_state == 0 else f"a tuple of {n_state + 1} arrays"
-
-    def checked(w, *args):
-        result = step(w, *args)
-        arrays = (result,) if n_state == 0 else result
-        if n_state and not (isinstance(result, tuple) and len(result) == n_state + 1):
-            raise TypeError(f"{name} must return {expected}, got {_kind(result)}")
-        for array in arrays:
-            if not isinstance(array, np.ndarray):
-                raise TypeError(
-                    f"{name} must return NumPy arrays, got {_kind(array)}; "
-                    "use array arithmetic instead of lists or Python numbers"
-                )
-            if array.shape != w.shape:
-                raise TypeError(
-                    f"{name} returned an array of shape {array.shape}, but the weights "
-                    f"have shape {w.shape}; the rule works elementwise"
-                )
-        return result
-
-    return checked
-
-
-def _kind(value) -> str:
-    if isinstance(value, tuple | list):
-        return f"a {type(value).__name__} of {len(value)} items"
-    return f"a {type(value).__name__}"
-
-
-def _point(row: np.ndarray) -> str:
+def _point(row: Sequence[float]) -> str:
     return f"({row[0]:.10g}, {row[1]:.10g})"

@@ -1,30 +1,45 @@
 """The half of the grader that runs student code, inside the sandbox.
 
-This file is executed with ``python -I -c`` inside bubblewrap, so it must not
-import anything from the course (the course folder is not there). The grader
-imports it too, for :func:`encode` and :func:`decode`: both sides speak the
-same wire format, which carries numbers and nothing else.
+This file is executed with ``python -I -c`` inside bubblewrap, so it imports
+nothing but the standard library and NumPy (the course folder is not there).
+The grader imports it too: both sides speak the same wire format, which
+carries numbers and nothing else, and both train with the same loop
+(:func:`run_trajectory`), so the reference and a student's rule differ only
+in the rule.
 
-Protocol, over the sandbox's stdin and stdout: every message is a 4-byte
-big-endian length and that many bytes of JSON. The worker first answers
-``{"defined": bool, "error": str | None}`` after running the student's cell,
-then answers each call ``{"args": [...]}`` with ``{"result": ...}`` or
-``{"error": str}``, and ``"changed"``, the arguments the rule mutated in place.
+The process started in the sandbox is a *zygote*: it imports NumPy, reads the
+student's answer cell and then never runs student code itself. For every job
+it forks a fresh child that runs the answer cell in a new namespace, does the
+job and exits; then the zygote kills every other process in the sandbox
+(``kill(-1)``), so nothing a test leaves behind reaches the next one. The
+file system is read-only and System V / POSIX IPC is denied by the seccomp
+filter, so no state survives between jobs.
+
+Protocol, over the zygote's stdin and stdout, every frame a 4-byte big-endian
+length and that many bytes: the grader sends the answer cell's source, then
+one JSON job per test; for each job the zygote sends a JSON status frame
+(written by the zygote) and a payload frame (written by the child, so
+hostile: the grader parses it with care).
 """
 
 import base64
+import contextlib
+import ctypes
 import json
 import os
+import select
+import signal
 import struct
 import sys
 
 import numpy as np
 
-MAX_MESSAGE = 1 << 20
-"""Bytes per message; far beyond what a rule on a few weights returns."""
+MAX_MESSAGE = 8 << 20
+"""Bytes per frame; a trajectory of a few thousand epochs needs a few hundred KB."""
 MAX_DEPTH = 3
 MAX_ITEMS = 16
 NUMERIC_KINDS = "biuf"
+_PR_SET_DUMPABLE = 4
 
 
 def encode(value, depth=0):
@@ -83,37 +98,122 @@ def decode(data, depth=0):
     raise ValueError("malformed message")
 
 
-def read_message(stream):
-    header = stream.read(4)
-    if len(header) < 4:
-        return None
-    (size,) = struct.unpack(">I", header)
-    if size > MAX_MESSAGE:
-        raise ValueError("message too large")
-    return json.loads(stream.read(size))
+class RuleFailure(Exception):
+    """A rule broke its contract or raised; ``kind`` says how, ``epoch`` when (or None)."""
+
+    def __init__(self, kind, message, epoch=None):
+        super().__init__(message)
+        self.kind = kind
+        self.epoch = epoch
+
+    def as_dict(self):
+        return {"kind": self.kind, "message": str(self)[:500], "epoch": self.epoch}
 
 
-def write_message(stream, message):
-    data = json.dumps(message).encode()
-    if len(data) > MAX_MESSAGE:
-        data = json.dumps({"error": "the rule returned more data than the grader accepts"}).encode()
-    stream.write(struct.pack(">I", len(data)) + data)
-    stream.flush()
-
-
-def describe(error: BaseException) -> str:
+def describe(error):
     return f"{type(error).__name__}: {error}"[:500]
 
 
-def main(name):
-    # Keep private copies of the pipes to the grader; whatever the student
-    # prints goes to /dev/null instead of into the protocol.
-    requests = os.fdopen(os.dup(0), "rb")
-    replies = os.fdopen(os.dup(1), "wb")
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    source = requests.read(int(sys.argv[2]))
+def checked_call(step, name, n_state, args, epoch=None):
+    """``step(*args)``, with its return checked against the rule's contract.
+
+    Returns the new weights followed by the new state arrays; raises
+    :class:`RuleFailure` naming what is wrong.
+    """
+    w = args[0]
+    try:
+        result = step(*args)
+    except Exception as exc:
+        raise RuleFailure("raised", describe(exc), epoch) from None
+    arrays = (result,) if n_state == 0 else result
+    if n_state and not (isinstance(result, tuple) and len(result) == n_state + 1):
+        raise RuleFailure(
+            "contract", f"{name} must return a tuple of {n_state + 1} arrays, got {_kind(result)}"
+        )
+    for array in arrays:
+        if not isinstance(array, np.ndarray):
+            raise RuleFailure(
+                "contract",
+                f"{name} must return NumPy arrays, got {_kind(array)}; "
+                "use array arithmetic instead of lists or Python numbers",
+                epoch,
+            )
+        if array.shape != w.shape:
+            raise RuleFailure(
+                "contract",
+                f"{name} returned an array of shape {array.shape}, but the weights "
+                f"have shape {w.shape}; the rule works elementwise",
+                epoch,
+            )
+    return tuple(arrays)
+
+
+def _kind(value):
+    if isinstance(value, tuple | list):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"a {type(value).__name__}"
+
+
+def gradient(weights, landscape):
+    """The seed's gradient of the cost at one weight pair, shaped ``(1, 2)`` like ``weights``.
+
+    ``landscape`` holds the arrays of :class:`losslandscape.Landscape`
+    (``coef_a``, ``coef_b``, ``base``, ``target``, ``gradient_factor``).
+    """
+    w_a, w_b = weights[0]
+    z = w_a * landscape["coef_a"] + w_b * landscape["coef_b"] + landscape["base"]
+    pred = 1.0 / (1.0 + np.exp(-z))
+    error = pred - landscape["target"]
+    delta = error * pred * (1 - pred)
+    n = landscape["target"].shape[1]
+    factor = landscape["gradient_factor"]
+    return np.array(
+        [
+            [
+                factor * (np.sum(delta * landscape["coef_a"]) / n),
+                factor * (np.sum(delta * landscape["coef_b"]) / n),
+            ]
+        ]
+    )
+
+
+def run_trajectory(step, name, setting):
+    """Train the two weights with ``step``; returns ``(weights, failure)``.
+
+    ``weights`` is ``(epochs + 1, 2)``; rows from a failure on are NaN, and
+    ``failure`` is a :class:`RuleFailure` (or None). The rule sees the weights
+    as an array of shape ``(1, 2)``, one run of two weights, as in
+    :func:`losslandscape.train`. ``setting`` holds ``landscape``, ``start``,
+    ``lr``, ``epochs``, ``hyper`` (in the order of the rule's signature),
+    ``n_state`` and ``counts_steps``.
+    """
+    epochs, n_state = setting["epochs"], setting["n_state"]
+    weights = np.full((epochs + 1, 2), np.nan)
+    w = np.array([setting["start"]], dtype=float)
+    weights[0] = w[0]
+    state = tuple(np.zeros((1, 2)) for _ in range(n_state))
+    with np.errstate(all="ignore"):
+        for t in range(1, epochs + 1):
+            count = (t,) if setting["counts_steps"] else ()
+            args = (w, gradient(w, setting["landscape"]), *state, *count, setting["lr"])
+            try:
+                w, *state = checked_call(step, name, n_state, (*args, *setting["hyper"]), t)
+            except RuleFailure as failure:
+                return weights, failure
+            if not np.isfinite(w).all():
+                return weights, RuleFailure("not finite", "the weights are not finite", t)
+            weights[t] = w[0]
+    return weights, None
+
+
+def run_steps(step, name, n_state, calls):
+    """``step`` called on each argument tuple in ``calls``; the checked results."""
+    with np.errstate(all="ignore"):
+        return [checked_call(step, name, n_state, args, i + 1) for i, args in enumerate(calls)]
+
+
+def _run_job(source, name, job):
+    """In a fresh child: run the answer cell, then the job; the reply as a dict."""
     namespace = {"__name__": "__main__", "np": np, "numpy": np}
     error = None
     try:
@@ -121,20 +221,127 @@ def main(name):
     except BaseException as exc:  # SystemExit too: a cell that exits still defines what it did
         error = describe(exc)
     rule = namespace.get(name)
-    write_message(replies, {"defined": callable(rule), "error": error})
-    while (request := read_message(requests)) is not None:
-        args = [decode(arg) for arg in request["args"]]
+    if not callable(rule):
+        return {"undefined": error or f"the cell does not define {name}"}
+    if job["kind"] == "define":
+        return {"defined": True, "error": error}
+    if job["kind"] == "call":
+        args = [decode(arg) for arg in job["args"]]
         before = [np.copy(arg) for arg in args]
         try:
             reply = {"result": encode(rule(*args))}
-        except BaseException as exc:
-            reply = {"error": describe(exc)}
+        except Exception as exc:
+            reply = {"failure": RuleFailure("raised", describe(exc)).as_dict()}
         reply["changed"] = {
             str(i): encode(arg)
             for i, (arg, old) in enumerate(zip(args, before, strict=True))
             if isinstance(arg, np.ndarray) and not np.array_equal(arg, old, equal_nan=True)
         }
-        write_message(replies, reply)
+        return reply
+    if job["kind"] == "steps":
+        calls = [[decode(arg) for arg in args] for args in job["calls"]]
+        try:
+            results = run_steps(rule, name, job["n_state"], calls)
+        except RuleFailure as failure:
+            return {"failure": failure.as_dict()}
+        return {"results": [[encode(array) for array in result] for result in results]}
+    setting = {**job["setting"], "landscape": {**job["setting"]["landscape"]}}
+    for key in ("coef_a", "coef_b", "base", "target"):
+        setting["landscape"][key] = decode(setting["landscape"][key])
+    weights, failure = run_trajectory(rule, name, setting)
+    return {"weights": encode(weights), "failure": failure and failure.as_dict()}
+
+
+def _read_frame(stream):
+    header = stream.read(4)
+    if len(header) < 4:
+        return None
+    (size,) = struct.unpack(">I", header)
+    return stream.read(size)
+
+
+def _write_frame(stream, data):
+    stream.write(struct.pack(">I", len(data)) + data)
+    stream.flush()
+
+
+def _child(source, name, job, reply_fd):
+    try:
+        data = json.dumps(_run_job(source, name, job)).encode()
+    except BaseException as exc:
+        data = json.dumps({"crashed": describe(exc)}).encode()
+    if len(data) > MAX_MESSAGE:
+        data = json.dumps({"crashed": "the rule returned more data than the grader accepts"})
+        data = data.encode()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(reply_fd, view) :]
+    os._exit(0)
+
+
+def _collect(pid, reply_fd):
+    """What the child ``pid`` wrote, up to :data:`MAX_MESSAGE` bytes, and its exit status.
+
+    Once the child has exited, every process it left behind is killed, so a
+    background process holding the pipe cannot keep the zygote waiting.
+    """
+    chunks, size, status = [], 0, None
+    while True:
+        ready, _, _ = select.select([reply_fd], [], [], 0.05)
+        chunk = os.read(reply_fd, 1 << 16) if ready else None
+        if chunk == b"":
+            break
+        if chunk:
+            size += len(chunk)
+            chunks.append(chunk)
+            if size > MAX_MESSAGE:
+                os.kill(pid, signal.SIGKILL)
+                chunks = None
+                break
+        if status is None:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                _kill_all()
+            else:
+                status = None
+    if status is None:
+        _, status = os.waitpid(pid, 0)
+    _kill_all()
+    return (None if chunks is None else b"".join(chunks)), status
+
+
+def _kill_all():
+    """Kill every process in the sandbox but this one (and bubblewrap's init)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(-1, signal.SIGKILL)
+
+
+def main(name):
+    # Private copies of the pipes to the grader; whatever runs here later
+    # prints to /dev/null instead of into the protocol.
+    requests = os.fdopen(os.dup(0), "rb")
+    replies = os.fdopen(os.dup(1), "wb")
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    # Children cannot read or write this process's memory through /proc.
+    ctypes.CDLL(None).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    source = (_read_frame(requests) or b"").decode("utf-8", "replace")
+    while (frame := _read_frame(requests)) is not None:
+        job = json.loads(frame)
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            requests.close()
+            replies.close()
+            os.close(read_end)
+            _child(source, name, job, write_end)
+        os.close(write_end)
+        payload, status = _collect(pid, read_end)
+        os.close(read_end)
+        verdict = {"status": os.waitstatus_to_exitcode(status), "oversized": payload is None}
+        _write_frame(replies, json.dumps(verdict).encode())
+        _write_frame(replies, payload or b"")
 
 
 if __name__ == "__main__":

@@ -5,23 +5,31 @@ no kernel is shared: ``nbgrader_config.py`` swaps these classes into the
 autograde and feedback pipelines, so plain ``nbgrader autograde`` and the
 formgrader use them.
 
-- :class:`TolerantExporter` reads any submission, even broken JSON, so one bad
-  file costs its author the points and stops nothing else.
-- :class:`RebuildFromRelease` rebuilds the notebook from the released one, with
-  the instructor's cells (hidden tests included) from the gradebook, and takes
-  only the answer cells' text from the submission.
-- :class:`SandboxedExecute` runs each answer cell in its own sandbox and the
+- :class:`TolerantExporter` checks that the sandbox can run and that every
+  student id is safe before anything is graded, and reads any submission,
+  even broken JSON, so one bad file costs its author the points and stops
+  nothing else.
+- :class:`RebuildFromRelease` resets the submission's grades, rebuilds the
+  notebook from the released one with the instructor's cells (hidden tests
+  included) from the gradebook, and takes only the answer cells' text from
+  the submission.
+- :class:`SandboxedExecute` runs each answer in its own sandbox and the
   instructor's cells (set-up and tests) in the grader, where a call of a
-  student's rule is a call into its sandbox.
+  student's rule is a job in its sandbox. Rules are graded side by side.
 - :class:`HideTracebacks` keeps only the error message in feedback.
+
+Whatever a submission holds, it gets a grade: what cannot be graded scores 0
+with the reason in the log and in its feedback. nbgrader exits non-zero only
+for the instructor's errors (no sandbox, an unsafe student id, no release).
 """
 
 from __future__ import annotations
 
-import contextlib
+import concurrent.futures
 import io
 import json
 import re
+import time
 import warnings
 from pathlib import Path
 
@@ -30,28 +38,82 @@ import numpy as np
 from nbconvert.exporters import NotebookExporter
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 from nbgrader import utils
-from nbgrader.api import Gradebook
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.converters.base import NbGraderException
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Integer
+from traitlets import Float, Integer
 
-from .sandbox import RuleProxy, Sandbox
+from .sandbox import Budget, RuleProxy, SandboxError, SandboxUnavailable, check_prerequisites
 
-MAX_SUBMISSION_BYTES = 20 << 20
+MAX_SUBMISSION_BYTES = 64 << 20
+"""A notebook file larger than this is not read (the release is about 25 KB)."""
+MAX_ANSWER_CHARACTERS = 256 << 10
+"""An answer cell longer than this, once trailing blank space is dropped, is not run."""
+STUDENT_ID = re.compile(r"[\w@+-][\w.@+-]*")
+"""Letters, digits and ``_ . @ + -``, not starting with a dot: no glob characters,
+no path separators, nothing hidden."""
+_METADATA = "losslandscape"
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class TolerantExporter(NotebookExporter):
-    """Reads a submission however broken: what cannot be read becomes an empty answer."""
+    """Reads a submission however broken: what cannot be read becomes an empty answer.
+
+    Made once per grading run, before the first submission: it refuses to
+    start when the sandbox cannot run or a student id is unsafe.
+    """
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        try:
+            check_prerequisites()
+        except SandboxUnavailable as exc:
+            self.log.error("Cannot autograde: %s", exc)
+            raise NbGraderException(str(exc)) from None
+        unsafe = sorted(_unsafe_student_ids(self.parent))
+        for student in unsafe:
+            self.log.error(
+                "Cannot autograde: the student id %r is unsafe (ids may hold letters, digits "
+                "and _ . @ + -, and may not start with a dot); rename its folder",
+                student,
+            )
+        if unsafe:
+            raise NbGraderException(f"unsafe student ids: {', '.join(map(repr, unsafe))}")
 
     def from_file(self, file_stream, resources=None, **kw):
+        stream = getattr(file_stream, "buffer", file_stream)  # bytes: decode errors are ours
+        data = stream.read(MAX_SUBMISSION_BYTES + 1)
+        problem = None
         try:
-            nb = nbformat.reads(file_stream.read(MAX_SUBMISSION_BYTES), as_version=4)
+            if len(data) > MAX_SUBMISSION_BYTES:
+                problem = f"the notebook file is larger than {MAX_SUBMISSION_BYTES >> 20} MiB"
+                nb = new_notebook()
+            else:
+                text = data.decode("utf-8") if isinstance(data, bytes) else data
+                nb = nbformat.reads(text, as_version=4)
         except UnicodeDecodeError:
-            nb = new_notebook()
+            problem, nb = "the file is not a text (UTF-8) notebook", new_notebook()
         except Exception:  # bad JSON, unknown nbformat, anything: salvage what we can
-            file_stream.seek(0)
-            nb = _salvage(file_stream.read(MAX_SUBMISSION_BYTES))
+            nb = _salvage(text)
+            if not nb.cells:
+                problem = "the file is not a notebook that can be read (is it broken JSON?)"
+        if problem:
+            nb.metadata[_METADATA] = {"ungradable": problem}
         return self.from_notebook_node(nb, resources=resources, **kw)
+
+
+def _unsafe_student_ids(converter) -> set[str]:
+    """The student ids this run would grade that are not :data:`STUDENT_ID`."""
+    coursedir = getattr(converter, "coursedir", None)
+    if coursedir is None:
+        return set()
+    ids = set() if coursedir.student_id == "*" else {coursedir.student_id}
+    pattern = converter._format_source("(?P<assignment_id>.*)", "(?P<student_id>.*)", escape=True)
+    for folder in getattr(converter, "assignments", {}):
+        match = re.match(pattern, folder)
+        ids.add(match.group("student_id") if match else folder)
+    return {student for student in ids if not STUDENT_ID.fullmatch(student)}
 
 
 def _salvage(text) -> nbformat.NotebookNode:
@@ -95,8 +157,28 @@ def answers(nb) -> dict[str, str]:
     return found
 
 
+def clean_answer(source: str) -> tuple[str, str | None]:
+    """The answer as it is run, and why it cannot be run (or None).
+
+    Lone UTF-16 surrogates (which no file can hold) become U+FFFD and
+    trailing blank space goes; an answer still longer than
+    :data:`MAX_ANSWER_CHARACTERS` is not run.
+    """
+    source = _LONE_SURROGATE.sub("\ufffd", source).rstrip()
+    if len(source) > MAX_ANSWER_CHARACTERS:
+        return "", (
+            f"the answer cell holds {len(source):,} characters; the grader runs answers of "
+            f"up to {MAX_ANSWER_CHARACTERS:,}"
+        )
+    return source, None
+
+
 class RebuildFromRelease(NbGraderPreprocessor):
-    """Replace the submission by the released notebook holding the student's answers."""
+    """Replace the submission by the released notebook holding the student's answers.
+
+    The submission's earlier grades are reset to 0 first, so a stale score
+    never survives a regrade, whatever happens next.
+    """
 
     def preprocess(self, nb, resources):
         coursedir = CourseDirectory(config=self.config)
@@ -106,8 +188,13 @@ class RebuildFromRelease(NbGraderPreprocessor):
             f"{info['notebook']}.ipynb",
         )
         released = nbformat.read(path, as_version=4)
+        problem = nb.metadata.get(_METADATA, {}).get("ungradable")
+        if problem:
+            released.metadata[_METADATA] = {"ungradable": problem}
+            self.log.warning("%s cannot be graded: %s", info["student"], problem)
         submitted = answers(nb)
         with Gradebook(info["db_url"]) as gradebook:
+            _reset_grades(gradebook, info)
             for cell in released.cells:
                 if not utils.is_solution(cell) and not utils.is_locked(cell):
                     continue
@@ -119,63 +206,142 @@ class RebuildFromRelease(NbGraderPreprocessor):
                     cell.source = stored.source
                 elif cell.cell_type == "code":
                     fallback = submitted.get(f"def {grade_id}", cell.source)
-                    cell.source = submitted.get(grade_id, fallback)
+                    cell.source, answer_problem = clean_answer(submitted.get(grade_id, fallback))
+                    if answer_problem:
+                        cell.metadata[_METADATA] = {"problem": answer_problem}
+                        self.log.warning("%s, %s: %s", info["student"], grade_id, answer_problem)
         return released, resources
+
+
+def _reset_grades(gradebook: Gradebook, info: dict) -> None:
+    try:
+        notebook = gradebook.find_submission_notebook(
+            info["notebook"], info["assignment"], info["student"]
+        )
+    except MissingEntry:
+        return
+    for grade in notebook.grades:
+        grade.auto_score = 0.0
+    gradebook.db.commit()
 
 
 class SandboxedExecute(NbGraderPreprocessor):
     """Execute the notebook without a kernel: answers in sandboxes, tests in the grader.
 
-    Answer cells (solution code cells) each run in their own sandbox; cells
-    nbgrader restores from the gradebook (locked and test cells) run here in
-    one namespace, in order, with a proxy to each answer's function bound to
-    its grade_id; other cells, the student's own, are not run.
+    Answer cells (solution code cells) each get their own sandbox; cells
+    nbgrader restores from the gradebook run here: first the set-up cells in
+    order, then the test cells of each rule, in order, each rule in its own
+    thread with its own copy of the namespace (a test cell belongs to the rule
+    its grade_id names: ``test_<rule>_...``). Other cells, the student's own,
+    are not run.
     """
 
+    rule_seconds = Float(20.0, help="Wall-clock seconds one rule may take in all").tag(config=True)
+    submission_seconds = Float(90.0, help="Wall-clock seconds one submission may take").tag(
+        config=True
+    )
     max_output_chars = Integer(10_000, help="Printed output kept per cell").tag(config=True)
 
     def preprocess(self, nb, resources):
+        started = time.monotonic()
+        student = resources.get("nbgrader", {}).get("student", "?")
         code = [cell for cell in nb.cells if cell.cell_type == "code"]
-        sandboxes = {
-            id(cell): Sandbox(cell.metadata.nbgrader["grade_id"], cell.source)
+        for cell in code:
+            cell.outputs = []
+            cell.execution_count = None
+        problem = nb.metadata.get(_METADATA, {}).get("ungradable")
+        if problem:
+            for cell in code:
+                if utils.is_grade(cell):
+                    cell.outputs = [_error_output("Ungradable", f"not graded: {problem}")]
+        else:
+            self._execute(code)
+        points = sum(
+            float(cell.metadata.nbgrader.get("points", 0))
+            for cell in code
+            if utils.is_grade(cell) and not any(o.output_type == "error" for o in cell.outputs)
+        )
+        total = sum(
+            float(cell.metadata.nbgrader.get("points", 0)) for cell in code if utils.is_grade(cell)
+        )
+        self.log.info(
+            "graded %s: %g of %g points in %.1f s",
+            student,
+            points,
+            total,
+            time.monotonic() - started,
+        )
+        return nb, resources
+
+    def _execute(self, code: list) -> None:
+        submission = Budget(self.submission_seconds)
+        answers = {
+            cell.metadata.nbgrader["grade_id"]: cell
             for cell in code
             if utils.is_solution(cell) and cell.metadata.nbgrader["grade_id"].isidentifier()
         }
         namespace = {"__name__": "__main__"}
-        try:
-            for sandbox in sandboxes.values():
-                sandbox.wait_ready()
-                if sandbox.defined:
-                    namespace[sandbox.name] = RuleProxy(sandbox)
+        groups: dict[str, list] = {name: [] for name in answers}
+        others = []
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
             for count, cell in enumerate(code, start=1):
-                cell.outputs = []
-                cell.execution_count = None
-                if id(cell) in sandboxes:
-                    error = sandboxes[id(cell)].error
-                    if error:
-                        cell.outputs = [_error_output(*_split(error))]
-                elif utils.is_locked(cell) or utils.is_grade(cell):
+                if not (utils.is_locked(cell) or utils.is_grade(cell)) or utils.is_solution(cell):
+                    continue
+                cell.execution_count = count
+                rule = _rule_of(cell.metadata.nbgrader.get("grade_id", ""), answers)
+                if rule is not None:
+                    groups[rule].append(cell)
+                elif utils.is_grade(cell):
+                    others.append(cell)
+                else:  # set-up: everything the tests share
                     cell.outputs = self._run(cell.source, namespace)
-                    cell.execution_count = count
-        finally:
-            for sandbox in sandboxes.values():
-                sandbox.close()
-        return nb, resources
+            proxies = {}
+            try:
+                # Each rule in its own thread, from its sandbox's start to its last
+                # test, so its budget counts its own time only.
+                with concurrent.futures.ThreadPoolExecutor(max(1, len(answers))) as pool:
+                    futures = [
+                        pool.submit(
+                            self._grade_rule,
+                            name,
+                            cell,
+                            groups[name],
+                            namespace,
+                            submission,
+                            proxies,
+                        )
+                        for name, cell in answers.items()
+                    ]
+                    for future in futures:
+                        future.result()
+                for cell in others:
+                    cell.outputs = self._run(cell.source, {**namespace, **proxies})
+            finally:
+                for proxy in proxies.values():
+                    proxy.close()
+
+    def _grade_rule(self, name, answer, tests, namespace, submission, proxies) -> None:
+        """Start the rule's sandbox, show what its answer cell did, run its tests."""
+        problem = answer.metadata.get(_METADATA, {}).get("problem")
+        proxy = RuleProxy(
+            name, answer.source, (Budget(self.rule_seconds), submission), unavailable=problem
+        )
+        proxies[name] = proxy
+        answer.outputs = _definition_outputs(proxy)
+        scope = {**namespace, name: proxy}
+        for cell in tests:
+            cell.outputs = self._run(cell.source, scope)
 
     def _run(self, source: str, namespace: dict) -> list:
         printed = io.StringIO()
+        namespace["print"] = _printer(printed)
+        error = None
+        try:
+            exec(compile(source, "<cell>", "exec"), namespace)
+        except Exception as exc:
+            error = _error_output(type(exc).__name__, str(exc))
         outputs = []
-        with (
-            warnings.catch_warnings(),
-            np.errstate(all="ignore"),
-            contextlib.redirect_stdout(printed),
-        ):
-            warnings.simplefilter("ignore")
-            try:
-                exec(compile(source, "<cell>", "exec"), namespace)
-                error = None
-            except Exception as exc:
-                error = _error_output(type(exc).__name__, str(exc))
         text = printed.getvalue()
         if text:
             if len(text) > self.max_output_chars:
@@ -184,6 +350,33 @@ class SandboxedExecute(NbGraderPreprocessor):
         if error:
             outputs.append(error)
         return outputs
+
+
+def _printer(stream):
+    def printer(*args, **kwargs):
+        kwargs["file"] = stream
+        print(*args, **kwargs)
+
+    return printer
+
+
+def _rule_of(grade_id: str, rules) -> str | None:
+    """The rule a test cell's grade_id names (``test_<rule>_...``), or None."""
+    matches = [rule for rule in rules if grade_id.startswith(f"test_{rule}_")]
+    return max(matches, key=len, default=None)
+
+
+def _definition_outputs(proxy: RuleProxy) -> list:
+    """What the answer cell shows: nothing, or why it does not define its rule."""
+    try:
+        reply = proxy.run({"kind": "define"})
+    except SandboxError as exc:
+        return [_error_output("SandboxError", str(exc))]
+    if "undefined" in reply:
+        return [_error_output(*_split(str(reply["undefined"])[:500]))]
+    if isinstance(reply.get("error"), str):
+        return [_error_output(*_split(reply["error"][:500]))]
+    return []
 
 
 def _split(error: str) -> tuple[str, str]:

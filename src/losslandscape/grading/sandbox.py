@@ -1,19 +1,38 @@
 """Run one student's update rule in a bubblewrap sandbox and call it from the grader.
 
-The sandbox sees the Python installation read-only, a private ``/tmp`` and
-nothing else: no course folder, no gradebook, no other submission, no network,
-no shared process or IPC namespace. It has CPU, memory and file-size limits
-(and a process cap where cgroups allow), every exchange has a wall-clock
-deadline, and it dies with the grader, all its processes with it. What
-comes back is numbers (see :mod:`._worker`), so a :class:`RuleProxy` behaves
-like the student's function for the test code, which runs in the grader.
+What the sandbox promises (the threat model is in the README):
+
+- **No host privileges.** Student code runs as an unprivileged host user.
+  When the grader is root, bubblewrap sets up the sandbox and ``setpriv``
+  drops to :data:`SANDBOX_USER` (``nobody``) before Python starts: host uid
+  65534, no capabilities, ``no_new_privs``. A grader that is not root runs
+  bubblewrap unprivileged, as itself, with further user namespaces disabled.
+- **Nothing to reach.** The root file system is an empty read-only tmpfs
+  with the Python installation and ``/usr`` bound read-only: no course
+  folder, no gradebook, no other submission, no ``/sys``, a ``/proc`` of its
+  own PID namespace whose ``/proc/sys`` only root may write, no network, its
+  own IPC and UTS namespaces.
+- **Few system calls.** A seccomp filter (:data:`DENIED_SYSCALLS`) refuses
+  what a numeric rule never needs: ptrace, mounts, namespaces, keyrings,
+  BPF, perf, kernel modules, kexec, io_uring, personality, System V and
+  POSIX IPC.
+- **Bounded.** A fresh cgroup per sandbox caps processes and memory where
+  the machine allows it; rlimits cap CPU, memory, file size and core dumps
+  everywhere. Every read and write has a deadline, and the grader's budget
+  (see :class:`Budget`) kills a sandbox that takes too long.
+
+What comes back is numbers (see :mod:`._worker`); a :class:`RuleProxy`
+behaves like the student's function for the test code, which runs in the grader.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import json
 import os
+import pwd
 import resource
 import select
 import shutil
@@ -27,47 +46,146 @@ from pathlib import Path
 
 from . import _worker
 
-START_SECONDS = 5.0
-"""Wall clock to start Python and numpy and run the answer cell."""
-CALL_SECONDS = 2.0
-"""Wall clock per call of the rule; a correct rule on a few weights needs microseconds."""
-CPU_SECONDS = 30
+SANDBOX_USER = "nobody"
+"""The host account student code runs as when the grader is root."""
+CPU_SECONDS = 60
+"""Per process; the grader's wall-clock budget (:class:`Budget`) is the tighter bound."""
 MEMORY_BYTES = 1 << 30
 FILE_BYTES = 1 << 20
 MAX_PROCESSES = 64
+MAX_USER_PROCESSES = 1024
+"""RLIMIT_NPROC for the sandbox user: a last cap on forks where no pids cgroup can be made."""
+
+DENIED_SYSCALLS = (
+    # debugging and reading other processes
+    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
+    # mounts and namespaces
+    "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "open_tree", "move_mount",
+    "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+    "open_by_handle_at", "name_to_handle_at",
+    # kernel interfaces a rule never needs
+    "keyctl", "add_key", "request_key", "bpf", "perf_event_open", "userfaultfd",
+    "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",
+    "io_uring_setup", "io_uring_enter", "io_uring_register", "personality",
+    "acct", "swapon", "swapoff", "reboot", "syslog", "iopl", "ioperm", "quotactl",
+    "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "fanotify_init",
+    # state that would outlive a test: System V and POSIX IPC
+    "shmget", "shmat", "semget", "msgget", "mq_open",
+)  # fmt: skip
+# CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME: clone may not
+# make namespaces.
+_NAMESPACE_FLAGS = (
+    0x20000,
+    0x2000000,
+    0x4000000,
+    0x8000000,
+    0x10000000,
+    0x20000000,
+    0x40000000,
+    0x80,
+)
 
 
 class SandboxError(RuntimeError):
-    """The student's code hung, crashed the sandbox or broke the protocol."""
+    """The sandbox hung, ended, ran out of time or sent something unreadable."""
 
 
-class StudentError(Exception):
-    """The student's code raised; the message is theirs, the traceback stays in the sandbox."""
+class SandboxUnavailable(RuntimeError):
+    """The machine cannot run the sandbox; the message says what to install."""
 
 
-def bwrap_command(name: str, source_size: int) -> list[str]:
-    """The bubblewrap command line that runs the worker for rule ``name``."""
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        raise SandboxError("bubblewrap is not installed (apt-get install bubblewrap)")
-    command = [bwrap, "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534"]
-    command += ["--cap-drop", "ALL", "--die-with-parent", "--new-session"]
-    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp"]
-    for path in ("/usr", "/etc/ld.so.cache", *_python_roots()):
-        command += ["--ro-bind", path, path]
+class Budget:
+    """A wall-clock allowance that starts when it is made."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self.ends - time.monotonic()
+
+
+def check_prerequisites() -> None:
+    """Raise :class:`SandboxUnavailable` with what to install when the sandbox cannot start."""
+    missing = [tool for tool in ("bwrap", "setpriv") if shutil.which(tool) is None]
+    if missing:
+        raise SandboxUnavailable(
+            "autograding runs student code in a bubblewrap sandbox, and this machine lacks "
+            f"{' and '.join(missing)}: install the Debian packages bubblewrap and util-linux "
+            "(`sudo apt-get install bubblewrap util-linux`, or `make system`)"
+        )
+    try:
+        _seccomp_program()
+    except Exception as exc:
+        raise SandboxUnavailable(
+            f"the sandbox's seccomp filter cannot be built ({exc}): install libseccomp2 "
+            "(`sudo apt-get install libseccomp2`, or `make system`)"
+        ) from None
+
+
+@functools.cache
+def _seccomp_program() -> bytes:
+    """The compiled BPF filter bubblewrap loads: allow all but :data:`DENIED_SYSCALLS`."""
+    import pyseccomp as seccomp
+
+    rules = seccomp.SyscallFilter(seccomp.ALLOW)
+    for name in DENIED_SYSCALLS:
+        with contextlib.suppress(OSError):  # a call libseccomp does not know
+            rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
+    # clone3 passes its flags in memory, where seccomp cannot look: make libc
+    # fall back to clone, whose flags it can check.
+    rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    for flag in _NAMESPACE_FLAGS:
+        rules.add_rule(
+            seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag)
+        )
+    with tempfile.TemporaryFile() as file:
+        rules.export_bpf(file)
+        file.seek(0)
+        return file.read()
+
+
+def bwrap_command(name: str, seccomp_fd: int) -> list[str]:
+    """The command line that runs the worker for rule ``name`` in the sandbox."""
+    privileged = os.geteuid() == 0
+    command = [shutil.which("bwrap"), "--die-with-parent", "--new-session"]
+    if privileged:
+        # bubblewrap mounts as root, then setpriv drops to the sandbox user
+        # before Python starts: the student's host uid is not 0.
+        command += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
+        command += ["--unshare-cgroup-try", "--cap-drop", "ALL"]
+        command += [
+            arg for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP") for arg in ("--cap-add", cap)
+        ]
+    else:
+        command += ["--unshare-all", "--disable-userns", "--cap-drop", "ALL"]
+    command += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev"]
+    command += ["--ro-bind", "/usr", "/usr"]
     for link in ("bin", "lib", "lib64", "sbin"):
         if Path("/", link).is_symlink():
             command += ["--symlink", os.readlink(Path("/", link)), f"/{link}"]
+    for path in ("/etc/ld.so.cache", *_python_roots()):
+        # Parents are made world-searchable: the sandbox user may not search /root.
+        for parent in reversed(Path(path).parents[:-1]):
+            command += ["--perms", "0755", "--dir", str(parent)]
+        command += ["--ro-bind", path, path]
     # If the course's own library is installed inside a bound tree, hide it so
     # an answer cannot simply call the reference rules.
     library = Path(__file__).resolve().parents[1]
     if any(library.is_relative_to(root) for root in _python_roots()):
-        command += ["--tmpfs", str(library)]
-    command += ["--clearenv", "--setenv", "HOME", "/tmp", "--setenv", "PATH", "/usr/bin"]
+        command += ["--tmpfs", str(library), "--remount-ro", str(library)]
+    command += ["--remount-ro", "/", "--chdir", "/", "--clearenv"]
+    command += ["--setenv", "HOME", "/", "--setenv", "PATH", "/usr/bin"]
     for threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         command += ["--setenv", threads, "1"]
+    command += ["--seccomp", str(seccomp_fd)]
+    if privileged:
+        user = pwd.getpwnam(SANDBOX_USER)
+        command += ["/usr/bin/setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}"]
+        command += ["--clear-groups", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"]
+        command += ["--"]
     worker = Path(_worker.__file__).read_text()
-    return [*command, sys.executable, "-I", "-c", worker, name, str(source_size)]
+    return [*command, sys.executable, "-I", "-c", worker, name]
 
 
 def _python_roots() -> list[str]:
@@ -76,7 +194,7 @@ def _python_roots() -> list[str]:
     return sorted({os.path.realpath(root) for root in roots} | roots)
 
 
-def _limits(cgroup: Path | None):
+def _limits(cgroups: list[Path]):
     """What the sandbox's first process does before it becomes bubblewrap."""
 
     def limit() -> None:
@@ -84,33 +202,70 @@ def _limits(cgroup: Path | None):
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
         resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_BYTES, FILE_BYTES))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if cgroup is not None:
+        if os.geteuid() == 0:  # counts the sandbox user's processes once setpriv has run
+            resource.setrlimit(resource.RLIMIT_NPROC, (MAX_USER_PROCESSES, MAX_USER_PROCESSES))
+        for cgroup in cgroups:
             (cgroup / "cgroup.procs").write_text(str(os.getpid()))
 
     return limit
 
 
-def _pids_cgroup() -> Path | None:
-    """A fresh cgroup that caps the number of processes, where the machine lets us make one.
+# Where a fresh cgroup may go and what caps it, per controller: cgroup v2 first.
+_CGROUP_LIMITS = (
+    ("", {"pids.max": MAX_PROCESSES, "memory.max": MEMORY_BYTES, "memory.swap.max": 0}),
+    ("pids", {"pids.max": MAX_PROCESSES}),
+    ("memory", {"memory.limit_in_bytes": MEMORY_BYTES}),
+)
 
-    RLIMIT_NPROC cannot stop a fork bomb when the grader runs as root (root is
-    exempt), so the cap comes from the pids controller; without it the PID
-    namespace still kills every process of the sandbox when it ends.
+
+def _make_cgroups() -> list[Path]:
+    """Fresh cgroups capping the sandbox's processes and memory, where the machine allows.
+
+    Each is made below the grader's own cgroup in its hierarchy. Where none
+    can be made (no permission, no controller), the rlimits still hold.
     """
-    for controller in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
-        if not (controller / "cgroup.procs").is_file():
+    made = []
+    for controller, limits in _CGROUP_LIMITS:
+        parent = _own_cgroup(controller)
+        if parent is None:
             continue
         try:
-            cgroup = Path(tempfile.mkdtemp(prefix="losslandscape-sandbox-", dir=controller))
-            (cgroup / "pids.max").write_text(str(MAX_PROCESSES))
+            cgroup = Path(tempfile.mkdtemp(prefix="losslandscape-sandbox-", dir=parent))
         except OSError:
             continue
-        return cgroup
+        applied = False
+        for key, value in limits.items():
+            with contextlib.suppress(OSError):
+                (cgroup / key).write_text(str(value))
+                applied = True
+        if applied:
+            made.append(cgroup)
+            if controller == "":
+                break  # v2 holds both caps
+        else:
+            _remove_cgroup(cgroup)
+    return made
+
+
+def _own_cgroup(controller: str) -> Path | None:
+    """The grader's cgroup folder for ``controller`` ("" for the unified v2 hierarchy)."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(",") or (controller == controllers == ""):
+            mount = Path("/sys/fs/cgroup", controller)
+            if controller == "" and not (mount / "cgroup.controllers").is_file():
+                return None
+            folder = mount / path.lstrip("/")
+            return folder if (folder / "cgroup.procs").is_file() else None
     return None
 
 
 def _remove_cgroup(cgroup: Path) -> None:
-    for _ in range(50):  # the kernel may still be reaping the sandbox's processes
+    for _ in range(100):  # the kernel may still be reaping the sandbox's processes
         try:
             cgroup.rmdir()
             return
@@ -121,102 +276,110 @@ def _remove_cgroup(cgroup: Path) -> None:
 
 
 class Sandbox:
-    """One rule's answer cell, running in its own sandboxed process.
+    """One rule's answer cell, behind a zygote process in its own sandbox.
 
-    Start it, then :meth:`wait_ready`; the start of several sandboxes overlaps.
+    Every :meth:`run` forks a fresh child that runs the answer cell and one
+    job (see :mod:`._worker`); nothing carries over from one job to the next.
+    The sandbox starts at once; several start side by side.
     """
 
     def __init__(self, name: str, source: str):
         self.name = name
-        self.error: str | None = None
-        self.defined = False
-        data = source.encode()
-        self._cgroup = _pids_cgroup()
-        self._process = subprocess.Popen(
-            bwrap_command(name, len(data)),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=_limits(self._cgroup),
-            start_new_session=True,
-        )
-        self._deadline = time.monotonic() + START_SECONDS
+        check_prerequisites()
+        seccomp_read, seccomp_write = os.pipe()
+        os.write(seccomp_write, _seccomp_program())  # far below a pipe's buffer
+        os.close(seccomp_write)
+        self._cgroups = _make_cgroups()
         try:
-            self._process.stdin.write(data)
-            self._process.stdin.flush()
-        except BrokenPipeError:
-            pass
+            self._process = subprocess.Popen(
+                bwrap_command(name, seccomp_read),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(seccomp_read,),
+                preexec_fn=_limits(self._cgroups),
+                start_new_session=True,
+            )
+        finally:
+            os.close(seccomp_read)
+        os.set_blocking(self._process.stdin.fileno(), False)
+        self._pending = _frame(source.encode())
 
-    def wait_ready(self) -> None:
-        """Wait until the answer cell has run; records whether it defined the rule."""
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def run(self, job: dict, deadline: float) -> dict:
+        """The reply to ``job``, parsed; raises :class:`SandboxError` by ``deadline``.
+
+        A reply is hostile data: whatever cannot be parsed, however it fails,
+        is a :class:`SandboxError`, and the sandbox is closed.
+        """
         try:
-            reply = self._receive(self._deadline, "running the answer cell")
-        except SandboxError as exc:
-            self.error = str(exc)
+            self._write(self._pending + _frame(json.dumps(job).encode()), deadline)
+            self._pending = b""
+            verdict = json.loads(self._read_frame(deadline))
+            payload = self._read_frame(deadline)
+            if not isinstance(verdict, dict):
+                raise ValueError("not a verdict")
+        except SandboxError:
             self.close()
-            return
-        self.defined = reply.get("defined") is True
-        self.error = reply.get("error") if isinstance(reply.get("error"), str) else None
-        if not self.defined:
-            self.error = self.error or f"the cell does not define {self.name}"
-            self.close()
-
-    def call(self, args: list) -> tuple[object, dict[int, object]]:
-        """The rule's result for ``args`` and the arguments it changed in place."""
-        if not self.defined:
-            raise SandboxError(f"{self.name} is not available: {self.error}")
-        message = json.dumps({"args": [_worker.encode(arg) for arg in args]}).encode()
-        try:
-            self._process.stdin.write(struct.pack(">I", len(message)) + message)
-            self._process.stdin.flush()
-        except (BrokenPipeError, ValueError, OSError):
-            self._fail("the sandbox process ended (did the code call os._exit or use too much?)")
-        reply = self._receive(time.monotonic() + CALL_SECONDS, f"a call of {self.name}")
-        changed = {int(i): _worker.decode(value) for i, value in reply.get("changed", {}).items()}
-        if "error" in reply:
-            raise StudentError(str(reply["error"]))
-        try:
-            return _worker.decode(reply["result"]), changed
-        except _worker.Unsupported as exc:
-            raise TypeError(f"{self.name} returned {exc}; return NumPy arrays") from None
-
-    def _receive(self, deadline: float, doing: str) -> dict:
-        header = self._read(4, deadline, doing)
-        (size,) = struct.unpack(">I", header)
-        if size > _worker.MAX_MESSAGE:
-            self._fail("the sandbox sent more data than the grader accepts")
-        try:
-            reply = json.loads(self._read(size, deadline, doing))
+            raise
         except ValueError:
-            self._fail("the sandbox sent a malformed message")
+            self.close()
+            raise SandboxError(f"the sandbox of {self.name} broke the protocol") from None
+        if verdict.get("oversized"):
+            raise SandboxError("the rule sent back more data than the grader accepts")
+        try:
+            reply = json.loads(payload)
+        except Exception:  # RecursionError, MemoryError, UnicodeError, ...: all the same
+            reply = None
+        if isinstance(reply, dict) and "crashed" in reply:
+            raise SandboxError(f"{self.name} could not be run: {str(reply['crashed'])[:500]}")
         if not isinstance(reply, dict):
-            self._fail("the sandbox sent a malformed message")
+            status = verdict.get("status")
+            raise SandboxError(
+                f"the process running {self.name} ended without an answer (exit status "
+                f"{status}); did the code call os._exit, or use too much memory or CPU?"
+            )
         return reply
 
-    def _read(self, size: int, deadline: float, doing: str) -> bytes:
-        data = b""
+    def _write(self, data: bytes, deadline: float) -> None:
+        stdin = self._process.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SandboxError(f"{self.name} did not take its input in time")
+            _, ready, _ = select.select([], [stdin], [], remaining)
+            if ready:
+                try:
+                    view = view[os.write(stdin, view) :]
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    raise SandboxError(f"the sandbox of {self.name} has ended") from None
+
+    def _read_frame(self, deadline: float) -> bytes:
+        (size,) = struct.unpack(">I", self._read(4, deadline))
+        if size > _worker.MAX_MESSAGE:
+            raise SandboxError(f"the sandbox of {self.name} sent an oversized message")
+        return self._read(size, deadline)
+
+    def _read(self, size: int, deadline: float) -> bytes:
+        data = bytearray()
         stdout = self._process.stdout.fileno()
         while len(data) < size:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self._fail(f"timed out while {doing}: is there an endless loop?")
+                raise SandboxError(f"{self.name} ran out of time")
             ready, _, _ = select.select([stdout], [], [], remaining)
             if ready:
                 chunk = os.read(stdout, size - len(data))
                 if not chunk:
-                    self._fail(
-                        f"the sandbox process ended while {doing} (exit code "
-                        f"{self._process.wait()}); did the code call os._exit, "
-                        f"run out of CPU time ({CPU_SECONDS} s) or memory?"
-                    )
+                    raise SandboxError(f"the sandbox of {self.name} ended")
                 data += chunk
-        return data
-
-    def _fail(self, reason: str):
-        self.defined = False
-        self.error = reason
-        self.close()
-        raise SandboxError(reason)
+        return bytes(data)
 
     def close(self) -> None:
         if self._process.poll() is None:
@@ -226,20 +389,85 @@ class Sandbox:
         for pipe in (self._process.stdin, self._process.stdout):
             with contextlib.suppress(OSError):
                 pipe.close()
-        if self._cgroup is not None:
-            _remove_cgroup(self._cgroup)
-            self._cgroup = None
+        for cgroup in self._cgroups:
+            _remove_cgroup(cgroup)
+        self._cgroups = []
+
+
+def _frame(data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + data
 
 
 class RuleProxy:
-    """Stands in for the student's function in the grader's test code."""
+    """Stands in for the student's function in the grader's test code.
 
-    def __init__(self, sandbox: Sandbox):
-        self._sandbox = sandbox
-        self.__name__ = self.__qualname__ = sandbox.name
+    Calling it runs the rule once in a fresh process of its sandbox; the
+    checkers in :mod:`losslandscape.grading` send it whole jobs (a run of
+    steps, a trajectory) through :meth:`run`. Every job's deadline is what is
+    left of the rule's and the submission's budgets; once either is spent,
+    the sandbox is killed and every further job fails at once. A sandbox that
+    dies is started again for the next job.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        source: str,
+        budgets: tuple[Budget, ...],
+        *,
+        unavailable: str | None = None,
+    ):
+        self.__name__ = self.__qualname__ = name
+        self._source = source
+        self._budgets = budgets
+        self._unavailable = unavailable
+        self._sandbox = None if unavailable else Sandbox(name, source)
+        self.out_of_time = False
+
+    def run(self, job: dict) -> dict:
+        """The sandbox's reply to ``job``, a dict; raises :class:`SandboxError`.
+
+        A rule whose answer the grader would not run (``unavailable``) answers
+        every job as undefined, with that reason.
+        """
+        if self._unavailable:
+            return {"undefined": self._unavailable}
+        remaining = min(budget.remaining() for budget in self._budgets)
+        if self.out_of_time or remaining <= 0:
+            self._out_of_time()
+        if self._sandbox is None or not self._sandbox.alive:
+            self.close()
+            self._sandbox = Sandbox(self.__name__, self._source)
+        try:
+            return self._sandbox.run(job, time.monotonic() + remaining)
+        except SandboxError:
+            if min(budget.remaining() for budget in self._budgets) <= 0:
+                self._out_of_time()
+            raise
+
+    def _out_of_time(self):
+        self.out_of_time = True
+        self.close()
+        rule, submission = (budget.seconds for budget in self._budgets)
+        raise SandboxError(
+            f"{self.__name__} ran out of grading time (each rule may take {rule:g} s, "
+            f"each submission {submission:g} s): is there an endless loop or a sleep?"
+        )
 
     def __call__(self, *args):
-        result, changed = self._sandbox.call(list(args))
+        reply = self.run({"kind": "call", "args": [_worker.encode(arg) for arg in args]})
+        if "undefined" in reply:
+            raise NameError(f"{self.__name__} is not defined: {str(reply['undefined'])[:500]}")
+        failure = reply.get("failure")
+        if failure is not None:
+            raise StudentError(str(failure.get("message") if isinstance(failure, dict) else ""))
+        try:
+            result = _worker.decode(reply["result"])
+            changed = {int(i): _worker.decode(v) for i, v in dict(reply.get("changed", {})).items()}
+        except _worker.Unsupported as exc:
+            raise TypeError(f"{self.__name__} returned {exc}; return NumPy arrays") from None
+        except Exception:
+            raise SandboxError(f"the sandbox of {self.__name__} sent a malformed reply") from None
         # Mirror in-place changes, so a rule that mutates its inputs behaves
         # in the grader as it does in the student's kernel.
         for index, value in changed.items():
@@ -247,5 +475,14 @@ class RuleProxy:
                 args[index][...] = value
         return result
 
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
+
     def __repr__(self) -> str:
-        return f"<student's {self._sandbox.name}>"
+        return f"<student's {self.__name__}>"
+
+
+class StudentError(Exception):
+    """The student's code raised; the message is theirs, the traceback stays in the sandbox."""

@@ -1,7 +1,6 @@
 """The checker and the sandbox, piece by piece (fast)."""
 
 import io
-import time
 from pathlib import Path
 
 import nbformat
@@ -11,15 +10,12 @@ import pytest
 import losslandscape as ll
 from losslandscape import grading
 from losslandscape.grading import _worker
-from losslandscape.grading.autograde import TolerantExporter, answers
-from losslandscape.grading.sandbox import (
-    CALL_SECONDS,
-    MAX_PROCESSES,
-    RuleProxy,
-    Sandbox,
-    SandboxError,
-    _pids_cgroup,
-    _remove_cgroup,
+from losslandscape.grading.autograde import (
+    MAX_ANSWER_CHARACTERS,
+    STUDENT_ID,
+    TolerantExporter,
+    answers,
+    clean_answer,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,15 +68,51 @@ def test_answers_are_found_by_grade_id_or_by_the_function_they_define():
 
 
 @pytest.mark.parametrize("text", ["", "{", '{"cells": 3}', '{"nbformat": 99, "cells": [1, {}]}'])
-def test_unreadable_submissions_become_empty_notebooks(text):
+def test_unreadable_submissions_become_empty_notebooks_with_a_reason(text):
     nb, _ = TolerantExporter().from_file(io.StringIO(text))
-    assert nbformat.reads(nb, as_version=4).cells == []
+    nb = nbformat.reads(nb, as_version=4)
+    assert nb.cells == []
+    assert "not a notebook that can be read" in nb.metadata.losslandscape.ungradable
 
 
-def test_a_submission_that_is_not_text_becomes_an_empty_notebook():
+def test_a_submission_that_is_not_text_becomes_an_empty_notebook_with_a_reason():
     binary = io.TextIOWrapper(io.BytesIO(b"\xff\xfe\x00garbage"), encoding="utf-8")
     nb, _ = TolerantExporter().from_file(binary)
-    assert nbformat.reads(nb, as_version=4).cells == []
+    nb = nbformat.reads(nb, as_version=4)
+    assert nb.cells == []
+    assert nb.metadata.losslandscape.ungradable == "the file is not a text (UTF-8) notebook"
+
+
+@pytest.mark.parametrize(
+    ("source", "cleaned"),
+    [
+        ("def f():\n    return 1  # \ud800 lone\n", "def f():\n    return 1  # \ufffd lone"),
+        ("def f():\n    return 1" + "\n" * 2_600_000, "def f():\n    return 1"),
+        ("x = '\x00'", "x = '\x00'"),
+    ],
+)
+def test_odd_answer_text_is_cleaned_so_it_can_be_graded(source, cleaned):
+    assert clean_answer(source) == (cleaned, None)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cleaned)])
+    nbformat.writes(nb).encode()  # a notebook can hold it
+
+
+def test_an_answer_too_long_to_run_is_refused_with_a_reason():
+    source, problem = clean_answer("x = 1\n" * (MAX_ANSWER_CHARACTERS // 4))
+    assert source == ""
+    assert "the grader runs answers of up to 262,144" in problem
+
+
+@pytest.mark.parametrize("student", ["anna", "b.meier", "c_d-e+f@uni.de", "müller", "12345"])
+def test_ordinary_student_ids_are_safe(student):
+    assert STUDENT_ID.fullmatch(student)
+
+
+@pytest.mark.parametrize(
+    "student", ["[c]ontrol", "a*", "who?", ".hidden", "a/b", "a\\b", "a b", ""]
+)
+def test_student_ids_with_glob_or_path_characters_are_unsafe(student):
+    assert not STUDENT_ID.fullmatch(student)
 
 
 def test_salvaged_notebook_keeps_code_and_grade_ids():
@@ -124,7 +156,9 @@ def test_a_wrong_rule_fails_naming_the_first_epoch_where_it_parts():
 def test_returns_that_break_the_contract_fail_with_a_hint(returned, message):
     namespace = {}
     exec(f"def momentum_step(w, grad, velocity, lr, rho):\n    return {returned}", namespace)
-    with pytest.raises(TypeError, match=message):
+    with pytest.raises(
+        AssertionError, match=f"momentum_step fails at epoch 1: momentum_step {message}"
+    ):
         grading.check_trajectory(namespace["momentum_step"], "momentum_step", epochs=3)
 
 
@@ -133,95 +167,65 @@ def test_nan_and_infinity_fail_cleanly():
         return w - lr * grad + (np.inf if lr > 5 else np.nan)
 
     for lr in (10.0, 1.0):
-        with pytest.raises(AssertionError, match="at epoch 1 of"):
+        with pytest.raises(AssertionError, match="fails at epoch 1: the weights are not finite"):
             grading.check_trajectory(sgd_step, "sgd_step", lr=lr, epochs=10)
 
 
-def _sandboxed(name, source):
-    sandbox = Sandbox(name, source)
-    sandbox.wait_ready()
-    return sandbox
+@pytest.mark.parametrize("name", list(grading.RULES))
+def test_hidden_settings_cover_small_to_large_arrays_and_long_runs(name):
+    sizes = [int(np.prod(s["shape"])) for s in grading.hidden_steps_settings(name)]
+    assert sizes[0] <= 6 and 10 <= sizes[1] <= 60 and sizes[2] >= 100
+    runs = grading.hidden_trajectory_settings(name)
+    assert runs[0] == {}  # the original notebook's run
+    assert len(runs) == 4 and runs[1]["epochs"] > 1000
+    assert len({r["start"] for r in runs[1:]}) == 3
+    for run in runs[1:]:  # a correct rule passes every drawn setting
+        grading.check_trajectory(getattr(ll, name), name, hidden=True, **run)
 
 
-def test_the_sandbox_sees_no_course_no_network_and_cannot_write():
-    probe = f"""
-import os, socket, sys
-
-def probe():
-    try:
-        socket.create_connection(("1.1.1.1", 53), timeout=1)
-        online = True
-    except OSError:
-        online = False
-    try:
-        open(os.path.join(sys.prefix, "x"), "w")
-        writable = True
-    except OSError:
-        writable = False
-    visible = any(os.path.exists(p) for p in {[str(ROOT / "src"), str(ROOT / "tests")]!r})
-    return np.array([visible, online, writable, os.getuid() == 0])
-
-def sgd_step(w, grad, lr):
-    return probe()
+def _adam_right_until(condition: str):
+    return f"""
+def adam_step(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    right = w - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return (right if {condition} else right + 1e-3), m, v
 """
-    sandbox = _sandboxed("sgd_step", probe)
-    try:
-        assert sandbox.defined, sandbox.error
-        assert RuleProxy(sandbox)(np.zeros(1), np.zeros(1), 1.0).tolist() == [False] * 4
-    finally:
-        sandbox.close()
 
 
-def test_the_library_cannot_be_imported_in_the_sandbox():
-    sandbox = _sandboxed("sgd_step", "from losslandscape import sgd_step")
-    assert not sandbox.defined
-    assert "ModuleNotFoundError" in sandbox.error
+LOOKUP_TABLES = {
+    "only the first 1500 calls": _adam_right_until("CALLS.append(1) or len(CALLS) <= 1500").replace(
+        "def adam", "CALLS = []\ndef adam"
+    ),
+    "only while t <= 1000": _adam_right_until("t <= 1000"),
+    "only for at most 12 elements": _adam_right_until("w.size <= 12"),
+}
 
 
-def test_an_endless_rule_is_stopped_and_stays_stopped():
-    sandbox = _sandboxed("sgd_step", "def sgd_step(w, grad, lr):\n    while True:\n        pass")
-    rule = RuleProxy(sandbox)
-    started = time.monotonic()
-    with pytest.raises(SandboxError, match="timed out"):
-        rule(np.zeros(2), np.zeros(2), 1.0)
-    assert time.monotonic() - started < CALL_SECONDS + 2
-    with pytest.raises(SandboxError, match="not available"):
-        rule(np.zeros(2), np.zeros(2), 1.0)
+@pytest.mark.parametrize("source", LOOKUP_TABLES.values(), ids=LOOKUP_TABLES)
+def test_a_rule_right_only_on_small_short_or_early_inputs_fails_a_hidden_test(source):
+    namespace = {"np": np}
+    exec(source, namespace)
+    rule = namespace["adam_step"]
+    grading.check_trajectory(rule, "adam_step", epochs=5)  # passes what a student sees
+    with pytest.raises(AssertionError, match="adam_step fails a hidden test"):
+        grading.check_hidden_steps(rule, "adam_step")
+        grading.check_hidden_trajectories(rule, "adam_step")
 
 
-def test_in_place_changes_are_mirrored_like_in_a_kernel():
-    sandbox = _sandboxed("sgd_step", "def sgd_step(w, grad, lr):\n    w -= lr * grad\n    return w")
-    try:
-        w = np.array([1.0, 2.0])
-        result = RuleProxy(sandbox)(w, np.array([1.0, 1.0]), 0.5)
-        np.testing.assert_array_equal(result, [0.5, 1.5])
-        np.testing.assert_array_equal(w, [0.5, 1.5])
-    finally:
-        sandbox.close()
+def test_hidden_failures_name_the_kind_and_epoch_but_no_setting_or_student_text():
+    def sgd_step(w, grad, lr):
+        if lr != 10:
+            raise ValueError(f"SECRET lr={lr} shape={w.shape}")
+        return w - lr * grad
 
-
-def test_a_fork_bomb_hits_the_process_cap():
-    probe = _pids_cgroup()
-    if probe is None:
-        pytest.skip("this machine lets no process create a pids cgroup")
-    _remove_cgroup(probe)
-    bomb = """
-import os, time
-children = 0
-try:
-    for _ in range(500):
-        if os.fork() == 0:
-            time.sleep(60)
-            os._exit(0)
-        children += 1
-except OSError:
-    pass
-
-def sgd_step(w, grad, lr):
-    return np.array([children])
-"""
-    sandbox = _sandboxed("sgd_step", bomb)
-    try:
-        assert RuleProxy(sandbox)(np.zeros(1), np.zeros(1), 1.0)[0] < MAX_PROCESSES
-    finally:
-        sandbox.close()
+    with pytest.raises(AssertionError) as failure:
+        grading.check_hidden_trajectories(sgd_step, "sgd_step")
+    message = str(failure.value)
+    assert message.startswith("sgd_step fails a hidden test: it raised an exception at epoch 1.")
+    assert "SECRET" not in message and "lr=" not in message
+    with pytest.raises(AssertionError) as failure:
+        grading.check_hidden_steps(sgd_step, "sgd_step")
+    assert "SECRET" not in str(failure.value)

@@ -353,7 +353,7 @@ def hidden_steps_settings(name: str) -> tuple[dict, ...]:
 def hidden_trajectory_settings(name: str) -> tuple[dict, ...]:
     """The hidden trajectories of rule ``name`` for this grading process.
 
-    The original notebook's run, one run of 1,200 to 2,500 epochs and two
+    The original notebook's run, one run of 2,000 to 3,000 epochs and two
     shorter ones, from drawn starts with drawn learning rates and
     hyperparameters. A draw is kept only where the run is numerically stable
     (see :data:`_STABILITY`), so a correct rule written in another order of
@@ -361,7 +361,7 @@ def hidden_trajectory_settings(name: str) -> tuple[dict, ...]:
     """
     rng = _rng(name, "runs")
     settings = [{}]
-    for epochs_low, epochs_high in ((1200, 2500), (150, 600), (150, 600)):
+    for epochs_low, epochs_high in ((2000, 3000), (150, 600), (150, 600)):
         for _ in range(50):
             setting = {
                 "start": (float(rng.uniform(-15, 17)), float(rng.uniform(-15, 18))),

@@ -128,7 +128,9 @@ def checked_call(step, name, n_state, args, epoch=None):
     arrays = (result,) if n_state == 0 else result
     if n_state and not (isinstance(result, tuple) and len(result) == n_state + 1):
         raise RuleFailure(
-            "contract", f"{name} must return a tuple of {n_state + 1} arrays, got {_kind(result)}"
+            "contract",
+            f"{name} must return a tuple of {n_state + 1} arrays, got {_kind(result)}",
+            epoch,
         )
     for array in arrays:
         if not isinstance(array, np.ndarray):

@@ -336,6 +336,10 @@ class Sandbox:
             reply = None
         if isinstance(reply, dict) and "crashed" in reply:
             raise SandboxError(f"{self.name} could not be run: {str(reply['crashed'])[:500]}")
+        if not isinstance(reply, dict) and payload:
+            raise SandboxError(
+                f"the process running {self.name} sent a reply the grader cannot read"
+            )
         if not isinstance(reply, dict):
             status = verdict.get("status")
             raise SandboxError(

@@ -18,11 +18,14 @@ $(VENV)/installed: requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-# Debian's Chromium drives the browser tests; bubblewrap isolates student code.
+# Debian's Chromium drives the browser tests; bubblewrap, setpriv (util-linux) and
+# libseccomp sandbox student code while autograding.
 system:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	command -v setpriv >/dev/null || missing="$$missing util-linux"; \
+	ldconfig -p | grep -q libseccomp.so.2 || missing="$$missing libseccomp2"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" -ne 0 ]; then echo "please install:$$missing (apt-get, as root)"; exit 1; fi; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -46,7 +49,11 @@ bench: $(VENV)/installed
 release: $(VENV)/installed
 	$(NBGRADER) generate_assignment $(ASSIGNMENT) --force
 
-autograde: $(VENV)/installed system
+# The gradebook needs the assignment before the first autograde.
+gradebook.db: | $(VENV)/installed
+	$(NBGRADER) generate_assignment $(ASSIGNMENT) --force
+
+autograde: $(VENV)/installed system gradebook.db
 	$(NBGRADER) autograde $(ASSIGNMENT)
 
 feedback: $(VENV)/installed

@@ -3,7 +3,8 @@
 Autograding never runs a submission in a kernel: the notebook is rebuilt from
 the released one with only the answer cells taken from the submission, each
 answer runs in its own bubblewrap sandbox, and the tests run in the grader
-(see ``losslandscape.grading.autograde``). Feedback hides the hidden tests.
+(see ``losslandscape.grading.autograde`` and the threat model in the README).
+Feedback hides the hidden tests.
 """
 
 from pathlib import Path
@@ -59,3 +60,8 @@ c.GenerateFeedback.preprocessors = [
     HideTracebacks,
     CSSHTMLHeaderPreprocessor,
 ]
+
+# Wall clock per rule and per submission; past either, the sandbox is killed and
+# the rule's remaining tests fail, so one submission's grading time is bounded.
+c.SandboxedExecute.rule_seconds = 20
+c.SandboxedExecute.submission_seconds = 90

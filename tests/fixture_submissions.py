@@ -413,7 +413,8 @@ SURGERY: dict[str, tuple[str, Case]] = {
 BROKEN_FILES = {"invalid_json": ALL_ZERO, "empty_file": ALL_ZERO, "binary_file": ALL_ZERO}
 
 
-def _notebook(case: Case) -> dict:
+def notebook(case: Case) -> dict:
+    """The released notebook answered as ``case`` answers it."""
     nb = json.loads(RELEASE.read_text())
     answers = {**REFERENCE, **case.answers}
     for cell in nb["cells"]:
@@ -466,9 +467,9 @@ def expected_points() -> dict[str, dict[str, float]]:
 
 def write_submissions(submitted: Path, assignment: str = "optimizers") -> list[str]:
     """Write every fixture as ``submitted/<case>/<assignment>/<assignment>.ipynb``."""
-    texts = {name: json.dumps(_notebook(case)) for name, case in CASES.items()}
+    texts = {name: json.dumps(notebook(case)) for name, case in CASES.items()}
     for name in SURGERY:
-        texts[name] = json.dumps(_operate(name, _notebook(Case())))
+        texts[name] = json.dumps(_operate(name, notebook(Case())))
     for name, text in texts.items():
         folder = submitted / name / assignment
         folder.mkdir(parents=True)

@@ -8,8 +8,8 @@ generate feedback and export the grades, exactly as the instructor would.
 import csv
 import hashlib
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -92,7 +92,13 @@ print(json.dumps({s: api.autograde("optimizers", s)["success"] for s in sys.argv
 
 
 def test_the_formgrader_grades_through_the_same_sandbox(course):
-    students = ["reference", "monkeypatch_numpy", "reads_course_files", "invalid_json"]
+    students = [
+        "reference",
+        "privileges_probe",
+        "nested_reply",
+        "reads_course_files",
+        "invalid_json",
+    ]
     before = scores(course)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     result = subprocess.run(

@@ -104,11 +104,22 @@ class TolerantExporter(NotebookExporter):
 
 
 def _unsafe_student_ids(converter) -> set[str]:
-    """The student ids this run would grade that are not :data:`STUDENT_ID`."""
+    """The student ids this run would grade, or could mistake, that are not :data:`STUDENT_ID`.
+
+    nbgrader globs the submission folders, so a folder named ``[c]ontrol``
+    would pick up ``control``'s notebook, and one starting with a dot would be
+    skipped without a word: both are looked for here, before nbgrader does.
+    """
     coursedir = getattr(converter, "coursedir", None)
     if coursedir is None:
         return set()
-    ids = set() if coursedir.student_id == "*" else {coursedir.student_id}
+    ids = set()
+    if coursedir.student_id != "*":
+        ids.add(coursedir.student_id)
+    else:
+        submitted = Path(coursedir.root, coursedir.submitted_directory)
+        if submitted.is_dir():
+            ids |= {folder.name for folder in submitted.iterdir() if folder.is_dir()}
     pattern = converter._format_source("(?P<assignment_id>.*)", "(?P<student_id>.*)", escape=True)
     for folder in getattr(converter, "assignments", {}):
         match = re.match(pattern, folder)

@@ -54,6 +54,7 @@ def course(tmp_path_factory):
     before = digest(course / "solutions"), digest(course / "submitted")
     result = nbgrader(course, "autograde", ASSIGNMENT)
     assert result.returncode == 0, result.stderr[-3000:]
+    (course / "autograde.log").write_text(result.stderr)
     assert (digest(course / "solutions"), digest(course / "submitted")) == before
     return course
 
@@ -75,6 +76,18 @@ def scores(course: Path) -> dict[str, dict[str, float]]:
 
 def test_each_submission_scores_exactly_what_its_rules_earn(course):
     assert scores(course) == EXPECTED
+
+
+def test_every_submission_is_graded_within_its_budget(course):
+    log = (course / "autograde.log").read_text()
+    seconds = {
+        student: float(time)
+        for student, time in re.findall(r"graded (\S+): [\d.]+ of 25 points in ([\d.]+) s", log)
+    }
+    assert set(seconds) == set(EXPECTED)
+    # rules run side by side, so even the stalling ones end with the rule's budget
+    assert max(seconds.values()) < 20 + 5, seconds
+    assert seconds["sleeps_per_call"] > 19  # it did run into the budget
 
 
 # What the formgrader's "autograde" button runs: the server extension loads the

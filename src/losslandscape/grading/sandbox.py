@@ -158,7 +158,7 @@ def bwrap_command(name: str, seccomp_fd: int) -> list[str]:
             arg for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP") for arg in ("--cap-add", cap)
         ]
     else:
-        command += ["--unshare-all", "--disable-userns", "--cap-drop", "ALL"]
+        command += ["--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
     command += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev"]
     command += ["--ro-bind", "/usr", "/usr"]
     for link in ("bin", "lib", "lib64", "sbin"):

@@ -12,39 +12,50 @@ from losslandscape import data
 
 
 @pytest.fixture
-def fresh_loader():
-    """Forget what the default loader cached, so a test sees its first call again."""
+def fresh_loader(monkeypatch):
+    """The default loader as a user meets it: no data file named, nothing cached yet."""
+    monkeypatch.delenv(data.ENV_VAR)
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
     data._load_default.cache_clear()
     yield
     data._load_default.cache_clear()
-    with warnings.catch_warnings():  # leave the cache warm, as the other tests found it
-        warnings.simplefilter("ignore", ll.BundledDataWarning)
-        ll.load_mnist()
 
 
-def test_offline_the_bundled_subset_is_used_and_said_once(fresh_loader):
-    # No network here: keras's real download fails and the loader falls back.
+@pytest.fixture
+def keras_fails(fresh_loader, monkeypatch):
+    """keras's download failing as it does without a network."""
+    from keras.datasets import mnist as keras_mnist
+
+    def offline():
+        raise Exception("URL fetch failure on https://storage.googleapis.com/: no network")
+
+    monkeypatch.setattr(keras_mnist, "load_data", offline)
+
+
+def test_when_keras_fails_the_bundled_subset_is_used_and_said_once(keras_fails):
     with pytest.warns(ll.BundledDataWarning, match=r"bundled subset of 6,309 training images"):
         mnist = ll.load_mnist()
     assert mnist.source == str(data.bundled_path())
     assert ll.load_mnist() is mnist  # cached, and no second warning (warnings are errors here)
 
 
-def test_the_message_says_how_to_get_the_full_set(fresh_loader):
+def test_the_message_says_why_and_how_to_get_the_full_set(keras_fails):
     with pytest.warns(ll.BundledDataWarning) as record:
         ll.load_mnist()
     message = str(record[0].message)
+    assert "URL fetch failure" in message
     assert "keras.datasets.mnist.load_data()" in message and data.ENV_VAR in message
 
 
 def test_keras_data_is_used_when_keras_delivers(fresh_loader, monkeypatch):
-    monkeypatch.setenv("KERAS_BACKEND", "jax")
     from keras.datasets import mnist as keras_mnist
 
     x = np.arange(5 * 28 * 28, dtype=np.uint8).reshape(5, 28, 28)
     y = np.array([0, 1, 2, 3, 9], dtype=np.uint8)
     monkeypatch.setattr(keras_mnist, "load_data", lambda: ((x, y), (x, y)))
-    loaded = ll.load_mnist()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ll.BundledDataWarning)  # no note when keras delivers
+        loaded = ll.load_mnist()
     assert loaded.source == "keras.datasets.mnist"
     np.testing.assert_array_equal(loaded.images, x.reshape(5, 784) / 255)
 
@@ -108,7 +119,7 @@ def test_missing_and_unreadable_files_are_refused(tmp_path):
 def test_a_process_without_usable_keras_falls_back_too(tmp_path):
     # A backend that is not installed makes `import keras` itself fail.
     script = "import losslandscape as ll; print(len(ll.load_mnist()))"
-    result = subprocess.run(
+    result = subprocess.run(  # a clean environment: no data file named
         [sys.executable, "-W", "default", "-c", script],
         capture_output=True,
         text=True,

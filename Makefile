@@ -32,7 +32,8 @@ system:
 	fi
 
 book: $(VENV)/installed
-	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	# --all: every chapter runs again, so the book always shows the current library.
+	$(BIN)/jupyter-book build . --all --warningiserror --nitpick --keep-going
 
 lint: $(VENV)/installed
 	$(BIN)/ruff check .

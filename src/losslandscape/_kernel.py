@@ -10,18 +10,49 @@ student's, say) take the NumPy loop in :mod:`losslandscape.training`.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import math
+import os
+import sys
+from pathlib import Path
 
 import numba
 import numpy as np
 
 from . import optimizers
 
-_sgd = numba.njit(cache=True)(optimizers.sgd_step)
-_momentum = numba.njit(cache=True)(optimizers.momentum_step)
-_nesterov = numba.njit(cache=True)(optimizers.nesterov_step)
-_rmsprop = numba.njit(cache=True)(optimizers.rmsprop_step)
-_adam = numba.njit(cache=True)(optimizers.adam_step)
+
+def cache_folder() -> Path:
+    """Where numba keeps this kernel: a folder named after every source it compiles.
+
+    numba's own cache checks only the file of the function it caches, so an
+    edited rule in ``optimizers.py`` would leave this kernel's cached machine
+    code stale. Keyed on both files (and numba's and Python's versions), an
+    edit lands in a new folder and compiles afresh.
+    """
+    digest = hashlib.sha256(f"{numba.__version__} {sys.version}".encode())
+    for source in (Path(optimizers.__file__), Path(__file__)):
+        digest.update(source.read_bytes())
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "losslandscape" / "numba" / digest.hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _cached_in(folder: Path):
+    """numba caches what is compiled in this block in ``folder``, or nowhere if it cannot."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        usable = os.access(folder, os.W_OK)
+    except OSError:
+        usable = False
+    previous = numba.config.CACHE_DIR
+    numba.config.CACHE_DIR = str(folder)
+    try:
+        yield usable  # without a usable folder, numba would fall back to __pycache__
+    finally:
+        numba.config.CACHE_DIR = previous
+
 
 RULE_IDS = {
     optimizers.sgd_step: 0,
@@ -33,7 +64,6 @@ RULE_IDS = {
 """Kernel rule id of each built-in step function."""
 
 
-@numba.njit(cache=True)
 def _cost_and_gradient(w_a, w_b, coef_a, coef_b, base, target, rest, factor):
     """The seed's cost and gradient at one weight pair, summed over output units and images."""
     n = target.shape[1]
@@ -49,7 +79,6 @@ def _cost_and_gradient(w_a, w_b, coef_a, coef_b, base, target, rest, factor):
     return rest + squared / n, factor * (grad_a / n), factor * (grad_b / n)
 
 
-@numba.njit(cache=True)
 def _step(rule, w, grad, s1, s2, t, lr, h):
     """One update of one weight by rule id; returns (w, s1, s2)."""
     if rule == 0:
@@ -66,7 +95,6 @@ def _step(rule, w, grad, s1, s2, t, lr, h):
     return _adam(w, grad, s1, s2, t, lr, h[0], h[1], h[2])
 
 
-@numba.njit(cache=True)
 def train_runs(rules, starts, lrs, hypers, epochs, coef_a, coef_b, base, target, rest, factor):
     """Train every run; returns weights ``(epochs+1, runs, 2)`` and costs ``(epochs+1, runs)``.
 
@@ -91,3 +119,16 @@ def train_runs(rules, starts, lrs, hypers, epochs, coef_a, coef_b, base, target,
             0
         ]
     return history, costs
+
+
+# Compiled last, all in the keyed folder: each function calls the compiled others.
+with _cached_in(cache_folder()) as _cache:
+    _jit = numba.njit(cache=_cache)
+    _sgd = _jit(optimizers.sgd_step)
+    _momentum = _jit(optimizers.momentum_step)
+    _nesterov = _jit(optimizers.nesterov_step)
+    _rmsprop = _jit(optimizers.rmsprop_step)
+    _adam = _jit(optimizers.adam_step)
+    _cost_and_gradient = _jit(_cost_and_gradient)
+    _step = _jit(_step)
+    train_runs = _jit(train_runs)

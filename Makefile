@@ -31,8 +31,8 @@ system:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# --all: every chapter runs again, so the book always shows the current library.
 book: $(VENV)/installed
-	# --all: every chapter runs again, so the book always shows the current library.
 	$(BIN)/jupyter-book build . --all --warningiserror --nitpick --keep-going
 
 lint: $(VENV)/installed

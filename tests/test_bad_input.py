@@ -67,9 +67,9 @@ def test_epochs(landscape, epochs):
 
 
 def test_unknown_optimizer(landscape):
-    message = "unknown optimizer 'Adagrad'; allowed: SGD, SGD-Momentum, Nesterov-SGD, RMSProp, Adam"
+    message = "unknown optimizer 'Adamax'; allowed: SGD, SGD-Momentum, Nesterov-SGD, AdaGrad, RMSProp, Adam"
     with pytest.raises(ValueError, match=message):
-        ll.train(landscape, ["Adagrad"], epochs=2)
+        ll.train(landscape, ["Adamax"], epochs=2)
 
 
 def test_other_training_arguments(landscape):

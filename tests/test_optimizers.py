@@ -22,6 +22,9 @@ MOMENTUM = [(0.95, 0.5), (0.93, 0.2)]
 # Nesterov: v1 = -0.05, w1 = 1 - 0.05 + 0.9*(-0.05) = 0.905
 #           v2 = 0.9*(-0.05) + 0.025 = -0.02, w2 = 0.905 - 0.02 + 0.9*(-0.02 + 0.05) = 0.912
 NESTEROV = [(0.905, -0.05), (0.912, -0.02)]
+# AdaGrad: s1 = 0.25, w1 = 1 - 0.05/(0.5 + 0.1) = 11/12
+#          s2 = 0.25 + 0.0625 = 0.3125, w2 = 11/12 + 0.025/(sqrt(0.3125) + 0.1)
+ADAGRAD = [(11 / 12, 0.25), (11 / 12 + 0.025 / (math.sqrt(0.3125) + 0.1), 0.3125)]
 # RMSProp: s1 = 0.1*0.25 = 0.025, w1 = 1 - 0.05/(sqrt(0.025) + 0.1)
 #          s2 = 0.9*0.025 + 0.1*0.0625 = 0.02875, w2 = w1 + 0.025/(sqrt(0.02875) + 0.1)
 _RMS_W1 = 1 - 0.05 / (math.sqrt(0.025) + 0.1)
@@ -38,6 +41,7 @@ CASES = {
     "SGD": (lambda w, g, state, t: (ll.sgd_step(w, g, LR),), SGD),
     "SGD-Momentum": (lambda w, g, s, t: ll.momentum_step(w, g, *s, LR, RHO), MOMENTUM),
     "Nesterov-SGD": (lambda w, g, s, t: ll.nesterov_step(w, g, *s, LR, RHO), NESTEROV),
+    "AdaGrad": (lambda w, g, s, t: ll.adagrad_step(w, g, *s, LR, EPS), ADAGRAD),
     "RMSProp": (lambda w, g, s, t: ll.rmsprop_step(w, g, *s, LR, RHO, EPS), RMSPROP),
     "Adam": (lambda w, g, s, t: ll.adam_step(w, g, *s, t, LR, B1, B2, EPS), ADAM),
 }
@@ -75,8 +79,14 @@ def test_rules_are_pure(name):
         np.testing.assert_array_equal(before, after)
 
 
+def test_every_registered_rule_has_its_hand_computed_case():
+    assert set(CASES) == set(ll.OPTIMIZERS)
+
+
 def test_registry_lists_the_seeds_methods_with_its_defaults():
     assert ll.SEED_METHODS == ("SGD", "SGD-Momentum", "Nesterov-SGD", "RMSProp", "Adam")
+    assert "AdaGrad" in ll.OPTIMIZERS and "AdaGrad" not in ll.SEED_METHODS
+    assert ll.OPTIMIZERS["AdaGrad"].defaults == {"eps": 0.1}
     assert ll.OPTIMIZERS["RMSProp"].defaults == {"rho": 0.9, "eps": 0.1}
     assert ll.OPTIMIZERS["Adam"].defaults == {"beta1": 0.9, "beta2": 0.999, "eps": 0.1}
     assert ll.OPTIMIZERS["Adam"].hyperparameters(eps=1e-8)["eps"] == 1e-8

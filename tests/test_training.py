@@ -19,6 +19,7 @@ def as_custom(name):
 HYPER = {
     "SGD-Momentum": {"rho": 0.5},
     "Nesterov-SGD": {"rho": 0.7},
+    "AdaGrad": {"eps": 0.05},
     "RMSProp": {"rho": 0.8, "eps": 0.05},
     "Adam": {"beta1": 0.8, "beta2": 0.99, "eps": 0.05},
 }
@@ -28,9 +29,9 @@ HYPER = {
 def test_compiled_loop_equals_numpy_loop(mnist, watched):
     land = ll.Landscape(80, data=mnist, watched=watched, gradient_factor=2.0)
     options = dict(starts=[(-9, 15), (3, -4)], lrs=[0.5, 4.0], epochs=120, hyperparameters=HYPER)
-    compiled = ll.train(land, ll.SEED_METHODS, **options)
-    reference = ll.train(land, [as_custom(m) for m in ll.SEED_METHODS], **options)
-    assert len(compiled) == len(reference) == 5 * 2 * 2
+    compiled = ll.train(land, ll.OPTIMIZERS, **options)
+    reference = ll.train(land, [as_custom(m) for m in ll.OPTIMIZERS], **options)
+    assert len(compiled) == len(reference) == len(ll.OPTIMIZERS) * 2 * 2
     for fast, slow in zip(compiled, reference, strict=True):
         assert (fast.method, fast.start, fast.lr) == (slow.method, slow.start, slow.lr)
         np.testing.assert_allclose(fast.weights, slow.weights, rtol=0, atol=1e-12)

@@ -1,41 +1,133 @@
-"""Compiled training loop for the five built-in rules.
+"""Compiled training loops for the registered rules.
 
 NumPy spends about a microsecond per call on arrays of two elements, and an
 epoch of five methods makes some forty such calls; compiled, the same epoch
-costs what its arithmetic costs. The rules themselves are not rewritten: the
-kernel compiles and calls the functions of :mod:`losslandscape.optimizers` on
-scalars, so the math lives in one place. Rules that are not built in (a
-student's, say) take the NumPy loop in :mod:`losslandscape.training`.
+costs what its arithmetic costs. The rules themselves are not rewritten: for
+every entry of :data:`~losslandscape.optimizers.OPTIMIZERS` a loop is written
+out from the entry (its state, whether it counts steps, its hyperparameters)
+that compiles and calls the very function in :mod:`losslandscape.optimizers`
+on scalars, so the math lives in one place and nothing dispatches on numbers.
+Rules that are not registered (a student's, say) take the NumPy loop in
+:mod:`losslandscape.training`.
+
+numba keeps the compiled code in :func:`cache_folder`, keyed on every source
+it compiles: its own cache checks only the file of the function it caches,
+so an edited rule would otherwise leave the loops' machine code stale.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import math
 import os
+import re
 import sys
+import tempfile
 from pathlib import Path
 
 import numba
-import numpy as np
 
 from . import optimizers
+from .optimizers import OPTIMIZERS, Optimizer
 
 
 def cache_folder() -> Path:
-    """Where numba keeps this kernel: a folder named after every source it compiles.
+    """Where numba keeps the loops: a folder named after every source they compile.
 
-    numba's own cache checks only the file of the function it caches, so an
-    edited rule in ``optimizers.py`` would leave this kernel's cached machine
-    code stale. Keyed on both files (and numba's and Python's versions), an
-    edit lands in a new folder and compiles afresh.
+    Keyed on this file and ``optimizers.py`` (and numba's and Python's
+    versions), an edit lands in a new folder and compiles afresh.
     """
     digest = hashlib.sha256(f"{numba.__version__} {sys.version}".encode())
     for source in (Path(optimizers.__file__), Path(__file__)):
         digest.update(source.read_bytes())
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return root / "losslandscape" / "numba" / digest.hexdigest()[:16]
+
+
+def _cost_and_gradient(w_a, w_b, coef_a, coef_b, base, target, rest, factor):
+    """The seed's cost and gradient at one weight pair, summed over output units and images."""
+    n = target.shape[1]
+    squared = grad_a = grad_b = 0.0
+    for k in range(target.shape[0]):
+        for i in range(n):
+            pred = 1.0 / (1.0 + math.exp(-(base[k, i] + w_a * coef_a[k, i] + w_b * coef_b[k, i])))
+            error = pred - target[k, i]
+            squared += error * error
+            delta = error * pred * (1 - pred)
+            grad_a += delta * coef_a[k, i]
+            grad_b += delta * coef_b[k, i]
+    return rest + squared / n, factor * (grad_a / n), factor * (grad_b / n)
+
+
+_LOOP = '''
+def {loop}(starts, lrs, hypers, epochs, coef_a, coef_b, base, target, rest, factor):
+    """Train every run with {name}: weights (epochs+1, runs, 2), costs (epochs+1, runs)."""
+    runs = len(starts)
+    history = np.empty((epochs + 1, runs, 2))
+    costs = np.empty((epochs + 1, runs))
+    for r in range(runs):
+        w_a, w_b = starts[r, 0], starts[r, 1]
+        {zeros}
+        history[0, r, 0], history[0, r, 1] = w_a, w_b
+        for t in range(1, epochs + 1):
+            cost, g_a, g_b = cost_and_gradient(
+                w_a, w_b, coef_a, coef_b, base, target, rest, factor
+            )
+            costs[t - 1, r] = cost
+            {update_a}
+            {update_b}
+            history[t, r, 0], history[t, r, 1] = w_a, w_b
+        costs[epochs, r] = cost_and_gradient(
+            w_a, w_b, coef_a, coef_b, base, target, rest, factor
+        )[0]
+    return history, costs
+'''
+
+
+def _loop_source(loop: str, optimizer: Optimizer) -> str:
+    """The loop of one registered rule, its step called with the rule's own signature."""
+    step = optimizer.step.__name__
+    hyper = [f"hypers[r, {i}]" for i in range(len(optimizer.hyper))]
+    count = ["t"] if optimizer.counts_steps else []
+
+    def update(axis: str) -> str:
+        state = [f"{name}_{axis}" for name in optimizer.state]
+        args = ", ".join([f"w_{axis}", f"g_{axis}", *state, *count, "lrs[r]", *hyper])
+        return f"{', '.join([f'w_{axis}', *state])} = {step}({args})"
+
+    zeros = " = ".join([f"{name}_{axis}" for name in optimizer.state for axis in "ab"] + ["0.0"])
+    return _LOOP.format(
+        loop=loop,
+        name=optimizer.name,
+        zeros=zeros if optimizer.state else "pass",
+        update_a=update("a"),
+        update_b=update("b"),
+    )
+
+
+def _module_source() -> str:
+    """A module with one compiled loop per registered rule, written out from the registry."""
+    steps = sorted({optimizer.step.__name__ for optimizer in OPTIMIZERS.values()})
+    lines = [
+        '"""Written by losslandscape._kernel from the registry; do not edit."""',
+        "import numba",
+        "import numpy as np",
+        "from losslandscape import optimizers",
+        "from losslandscape._kernel import compiled_cost_and_gradient as cost_and_gradient",
+        *(f"{step} = numba.njit(cache=CACHE)(optimizers.{step})" for step in steps),
+    ]
+    for name, optimizer in OPTIMIZERS.items():
+        loop = _loop_name(name)
+        lines.append(_loop_source(loop, optimizer))
+        lines.append(f"{loop} = numba.njit(cache=CACHE)({loop})")
+    lines.append("LOOPS = {" + ", ".join(f"{n!r}: {_loop_name(n)}" for n in OPTIMIZERS) + "}")
+    return "\n".join(lines) + "\n"
+
+
+def _loop_name(method: str) -> str:
+    return "train_" + re.sub(r"\W", "_", method)
 
 
 @contextlib.contextmanager
@@ -54,81 +146,40 @@ def _cached_in(folder: Path):
         numba.config.CACHE_DIR = previous
 
 
-RULE_IDS = {
-    optimizers.sgd_step: 0,
-    optimizers.momentum_step: 1,
-    optimizers.nesterov_step: 2,
-    optimizers.rmsprop_step: 3,
-    optimizers.adam_step: 4,
-}
-"""Kernel rule id of each built-in step function."""
+def _load_loops() -> dict:
+    folder = cache_folder()
+    with _cached_in(folder) as usable:
+        home = folder if usable else Path(tempfile.mkdtemp(prefix="losslandscape-kernel-"))
+        path = home / "loops.py"
+        source = _module_source().replace("CACHE", str(usable))
+        if not path.is_file() or path.read_text() != source:
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(source)
+            partial.replace(path)  # atomic: another process may be reading it
+        spec = importlib.util.spec_from_file_location("losslandscape._loops", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # numba finds the loops' globals here on a cache hit
+        spec.loader.exec_module(module)
+        return module.LOOPS
 
 
-def _cost_and_gradient(w_a, w_b, coef_a, coef_b, base, target, rest, factor):
-    """The seed's cost and gradient at one weight pair, summed over output units and images."""
-    n = target.shape[1]
-    squared = grad_a = grad_b = 0.0
-    for k in range(target.shape[0]):
-        for i in range(n):
-            pred = 1.0 / (1.0 + math.exp(-(base[k, i] + w_a * coef_a[k, i] + w_b * coef_b[k, i])))
-            error = pred - target[k, i]
-            squared += error * error
-            delta = error * pred * (1 - pred)
-            grad_a += delta * coef_a[k, i]
-            grad_b += delta * coef_b[k, i]
-    return rest + squared / n, factor * (grad_a / n), factor * (grad_b / n)
+with _cached_in(cache_folder()) as _usable:
+    compiled_cost_and_gradient = numba.njit(cache=_usable)(_cost_and_gradient)
+
+LOOPS = _load_loops()
+"""The compiled loop of each registered rule, by name."""
 
 
-def _step(rule, w, grad, s1, s2, t, lr, h):
-    """One update of one weight by rule id; returns (w, s1, s2)."""
-    if rule == 0:
-        return _sgd(w, grad, lr), s1, s2
-    if rule == 1:
-        w, s1 = _momentum(w, grad, s1, lr, h[0])
-        return w, s1, s2
-    if rule == 2:
-        w, s1 = _nesterov(w, grad, s1, lr, h[0])
-        return w, s1, s2
-    if rule == 3:
-        w, s1 = _rmsprop(w, grad, s1, lr, h[0], h[1])
-        return w, s1, s2
-    return _adam(w, grad, s1, s2, t, lr, h[0], h[1], h[2])
-
-
-def train_runs(rules, starts, lrs, hypers, epochs, coef_a, coef_b, base, target, rest, factor):
-    """Train every run; returns weights ``(epochs+1, runs, 2)`` and costs ``(epochs+1, runs)``.
-
-    ``hypers[r]`` holds run r's hyperparameters in the order of its rule's signature.
-    """
-    runs = len(rules)
-    history = np.empty((epochs + 1, runs, 2))
-    costs = np.empty((epochs + 1, runs))
-    for r in range(runs):
-        w_a, w_b = starts[r, 0], starts[r, 1]
-        m_a = m_b = v_a = v_b = 0.0
-        history[0, r, 0], history[0, r, 1] = w_a, w_b
-        for t in range(1, epochs + 1):
-            cost, g_a, g_b = _cost_and_gradient(
-                w_a, w_b, coef_a, coef_b, base, target, rest, factor
-            )
-            costs[t - 1, r] = cost
-            w_a, m_a, v_a = _step(rules[r], w_a, g_a, m_a, v_a, t, lrs[r], hypers[r])
-            w_b, m_b, v_b = _step(rules[r], w_b, g_b, m_b, v_b, t, lrs[r], hypers[r])
-            history[t, r, 0], history[t, r, 1] = w_a, w_b
-        costs[epochs, r] = _cost_and_gradient(w_a, w_b, coef_a, coef_b, base, target, rest, factor)[
-            0
-        ]
-    return history, costs
-
-
-# Compiled last, all in the keyed folder: each function calls the compiled others.
-with _cached_in(cache_folder()) as _cache:
-    _jit = numba.njit(cache=_cache)
-    _sgd = _jit(optimizers.sgd_step)
-    _momentum = _jit(optimizers.momentum_step)
-    _nesterov = _jit(optimizers.nesterov_step)
-    _rmsprop = _jit(optimizers.rmsprop_step)
-    _adam = _jit(optimizers.adam_step)
-    _cost_and_gradient = _jit(_cost_and_gradient)
-    _step = _jit(_step)
-    train_runs = _jit(train_runs)
+def loop_for(optimizer: Optimizer):
+    """The compiled loop for ``optimizer``, or None when its step is not the registered one."""
+    registered = OPTIMIZERS.get(optimizer.name)
+    same = registered is not None and (
+        registered.step,
+        registered.state,
+        list(registered.hyper),
+    ) == (
+        optimizer.step,
+        optimizer.state,
+        list(optimizer.hyper),
+    )
+    return LOOPS[optimizer.name] if same else None

@@ -1,4 +1,4 @@
-r"""The five update rules of the seed notebook, as small pure functions.
+r"""The update rules, as small pure functions, and the registry that describes them.
 
 Each rule takes the weights, the gradient and its state arrays explicitly and
 returns new arrays; nothing is mutated. Arrays may have any shape and are
@@ -9,6 +9,13 @@ drive a student's rule exactly as it drives these.
 The defaults are the seed's values, not the textbook's: ``eps = 0.1`` is added
 to the root of the second moment (the usual value is ``1e-8``), and momentum
 and Nesterov use the seed's forms (see each docstring).
+
+:data:`OPTIMIZERS` holds one :class:`Optimizer` per rule, with everything the
+project knows about it: its step, its state, its hyperparameters with their
+defaults and ranges, how it is drawn and the function students write for it.
+The compiled kernel, the NumPy loop, the figures, the widgets and the grader
+all read it, so a new rule is one entry (and its chapter). The original
+notebook's five are :data:`SEED_METHODS`; AdaGrad is registered besides them.
 """
 
 from __future__ import annotations
@@ -63,6 +70,23 @@ def nesterov_step(w, grad, velocity, lr, rho):
     return w + new_velocity + rho * (new_velocity - velocity), new_velocity
 
 
+def adagrad_step(w, grad, sum_sq, lr, eps):
+    r"""AdaGrad: every weight's step shrinks with the squared gradients it has seen.
+
+    .. math::
+        s &\leftarrow s + g^2 \\
+        w &\leftarrow w - \frac{\eta\, g}{\sqrt{s} + \epsilon}
+
+    ``s`` starts at 0 and ``eps`` is added outside the square root, as in
+    PyTorch's ``Adagrad``. The default ``eps = 0.1`` is the original
+    notebook's RMSProp and Adam value, so the three rules differ only in how
+    they average the squared gradients: AdaGrad sums them for ever, which is
+    what RMSProp's running mean fixes.
+    """
+    sum_sq = sum_sq + grad * grad
+    return w - lr * grad / (np.sqrt(sum_sq) + eps), sum_sq
+
+
 def rmsprop_step(w, grad, sq_avg, lr, rho, eps):
     r"""RMSProp with ``eps`` added outside the square root.
 
@@ -90,76 +114,156 @@ def adam_step(w, grad, m, v, t, lr, beta1, beta2, eps):
 
 
 @dataclasses.dataclass(frozen=True)
-class Optimizer:
-    """An update rule with the names of its state arrays and its default hyperparameters.
+class Hyperparameter:
+    """A hyperparameter: its default, the values it may take, and a slider's range.
 
-    ``step(w, grad, *state, [t,] lr, **hyperparameters)`` returns the new
-    weights, followed by the new state arrays when there are any. State arrays
-    start at zero. Use :func:`dataclasses.replace` to swap in another ``step``
-    with the same signature (a student's, for instance).
+    ``positive`` ones (``eps``) may be any positive finite number and slide
+    on a log scale; the others (decay rates) lie in ``[0, 1)``.
+    """
+
+    default: float
+    slider: tuple[float, float]
+    positive: bool = False
+
+    def check(self, method: str, key: str, value) -> float:
+        """``value`` as a float, or a ValueError naming the method, the key and what is allowed."""
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{method}: {key} must be a number, got {value!r}") from None
+        if self.positive:
+            ok, allowed = math.isfinite(number) and number > 0, "a positive finite number"
+        else:
+            ok, allowed = 0 <= number < 1, "a number in [0, 1)"
+        if not ok:
+            raise ValueError(f"{method}: {key} must be {allowed}, got {value!r}")
+        return number
+
+
+def _decay(default: float, top: float = 0.99) -> Hyperparameter:
+    return Hyperparameter(default, (0.0, top))
+
+
+def _eps(default: float = SEED_EPS) -> Hyperparameter:
+    return Hyperparameter(default, (1e-8, 1.0), positive=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Style:
+    """How a method is drawn: a colour, a dash, a marker in 2D and one in 3D."""
+
+    color: str
+    dash: str
+    symbol: str
+    symbol3d: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Optimizer:
+    """An update rule and everything the project knows about it.
+
+    ``step(w, grad, *state, [t,] lr, *hyperparameters)`` returns the new
+    weights, followed by the new state arrays when there are any; state arrays
+    start at zero, and ``t`` (counting from 1) is passed when ``counts_steps``.
+    ``hyper`` lists the hyperparameters in the order of the signature. Use
+    :func:`dataclasses.replace` to swap in another ``step`` with the same
+    signature (a student's, for instance).
     """
 
     name: str
     step: Callable
     state: tuple[str, ...] = ()
-    defaults: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    hyper: Mapping[str, Hyperparameter] = dataclasses.field(default_factory=dict)
     counts_steps: bool = False
+    style: Style = Style("#56B4E9", "solid", "star", "circle-open")
+    assignment: str | None = None
+    """The name of the function students write for this rule, if the assignment has one."""
+
+    @property
+    def defaults(self) -> dict[str, float]:
+        return {key: hyper.default for key, hyper in self.hyper.items()}
 
     def hyperparameters(self, **overrides: float) -> dict[str, float]:
-        """The defaults updated with ``overrides``, each checked."""
-        unknown = set(overrides) - set(self.defaults)
+        """The defaults updated with ``overrides``, each checked, in the signature's order."""
+        unknown = set(overrides) - set(self.hyper)
         if unknown:
-            allowed = ", ".join(self.defaults) or "none"
+            allowed = ", ".join(self.hyper) or "none"
             raise ValueError(
                 f"{self.name} has no hyperparameter {', '.join(sorted(unknown))}; "
                 f"allowed: {allowed} (the learning rate is passed separately)"
             )
         values = {**self.defaults, **overrides}
-        for key, value in values.items():
-            _check_hyperparameter(self.name, key, value)
-        return values
+        return {key: self.hyper[key].check(self.name, key, values[key]) for key in self.hyper}
 
 
-def _check_hyperparameter(method: str, key: str, value) -> None:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{method}: {key} must be a number, got {value!r}") from None
-    if key == "eps":
-        ok, allowed = math.isfinite(value) and value > 0, "a positive finite number"
-    else:
-        ok, allowed = 0 <= value < 1, "a number in [0, 1)"
-    if not ok:
-        raise ValueError(f"{method}: {key} must be {allowed}, got {value!r}")
-
-
+# Colours from Okabe & Ito (2008), distinct under the common colour-vision
+# deficiencies (no yellow), and a dash and markers of its own for each method.
 OPTIMIZERS: Mapping[str, Optimizer] = MappingProxyType(
     {
-        "SGD": Optimizer("SGD", sgd_step),
-        "SGD-Momentum": Optimizer("SGD-Momentum", momentum_step, ("velocity",), {"rho": 0.9}),
-        "Nesterov-SGD": Optimizer("Nesterov-SGD", nesterov_step, ("velocity",), {"rho": 0.9}),
-        "RMSProp": Optimizer("RMSProp", rmsprop_step, ("sq_avg",), {"rho": 0.9, "eps": SEED_EPS}),
-        "Adam": Optimizer(
-            "Adam",
-            adam_step,
-            ("m", "v"),
-            {"beta1": 0.9, "beta2": 0.999, "eps": SEED_EPS},
-            counts_steps=True,
-        ),
+        optimizer.name: optimizer
+        for optimizer in (
+            Optimizer(
+                "SGD",
+                sgd_step,
+                style=Style("#000000", "solid", "circle", "circle"),
+                assignment="sgd_step",
+            ),
+            Optimizer(
+                "SGD-Momentum",
+                momentum_step,
+                ("velocity",),
+                {"rho": _decay(0.9)},
+                style=Style("#0072B2", "dash", "square", "square"),
+                assignment="momentum_step",
+            ),
+            Optimizer(
+                "Nesterov-SGD",
+                nesterov_step,
+                ("velocity",),
+                {"rho": _decay(0.9)},
+                style=Style("#009E73", "dot", "diamond", "diamond"),
+                assignment="nesterov_step",
+            ),
+            Optimizer(
+                "AdaGrad",
+                adagrad_step,
+                ("sum_sq",),
+                {"eps": _eps()},
+                style=Style("#E69F00", "longdashdot", "star-triangle-up", "square-open"),
+            ),
+            Optimizer(
+                "RMSProp",
+                rmsprop_step,
+                ("sq_avg",),
+                {"rho": _decay(0.9), "eps": _eps()},
+                style=Style("#D55E00", "dashdot", "triangle-up", "cross"),
+                assignment="rmsprop_step",
+            ),
+            Optimizer(
+                "Adam",
+                adam_step,
+                ("m", "v"),
+                {"beta1": _decay(0.9), "beta2": _decay(0.999, top=0.9999), "eps": _eps()},
+                counts_steps=True,
+                style=Style("#CC79A7", "longdash", "x", "x"),
+                assignment="adam_step",
+            ),
+        )
     }
 )
-"""The seed's five methods, under the seed's names, in the seed's order."""
+"""Every registered rule, by name, in the order the book teaches them."""
 
-SEED_METHODS: tuple[str, ...] = tuple(OPTIMIZERS)
+SEED_METHODS: tuple[str, ...] = ("SGD", "SGD-Momentum", "Nesterov-SGD", "RMSProp", "Adam")
+"""The original notebook's five methods, under its names, in its order."""
 
 
 def get_optimizer(method: str | Optimizer) -> Optimizer:
-    """Look up a method by its seed name, or pass an :class:`Optimizer` through."""
+    """Look up a registered method by name, or pass an :class:`Optimizer` through."""
     if isinstance(method, Optimizer):
         return method
     try:
         return OPTIMIZERS[method]
     except (KeyError, TypeError):
         raise ValueError(
-            f"unknown optimizer {method!r}; allowed: {', '.join(SEED_METHODS)}"
+            f"unknown optimizer {method!r}; allowed: {', '.join(OPTIMIZERS)}"
         ) from None

@@ -7,9 +7,10 @@ Conventions, chosen against the seed's figures:
 
 - axes are named after what they show: the two watched weights, "epoch", "cost";
 - surfaces use a perceptually uniform scale (Cividis), each with its own colour bar;
-- where trajectories are drawn, the map behind them is a light grey scale so the five
-  Okabe-Ito colours (no yellow) stay visible, and each method also has its own dash and
-  marker symbol, so paths that overlap can still be told apart;
+- where trajectories are drawn, the map behind them is a light grey scale so the
+  methods' Okabe-Ito colours (no yellow, from the registry) stay visible, and each
+  method also has its own dash and marker symbol, so paths that overlap can still be
+  told apart;
 - the cost drawn at ``weights[i]`` is ``costs[i]``, the cost at that very point.
 """
 
@@ -24,6 +25,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .landscape import WATCHED, Landscape
+from .optimizers import OPTIMIZERS, Style
 from .training import Trajectory
 
 STATIC_ENV = "LOSSLANDSCAPE_STATIC_HTML"
@@ -34,27 +36,13 @@ SURFACE_SCALE = "Cividis"
 BACKDROP_SCALE = [[0.0, "#fbfbfb"], [1.0, "#6e6e6e"]]
 
 
-@dataclasses.dataclass(frozen=True)
-class MethodStyle:
-    color: str
-    dash: str
-    symbol: str
-    symbol3d: str
+METHOD_STYLES = {name: optimizer.style for name, optimizer in OPTIMIZERS.items()}
+"""Each registered method's colour, dash and markers, from the registry."""
+_FALLBACK_STYLE = Style("#56B4E9", "solid", "star", "circle-open")
 
 
-# Okabe & Ito (2008) colours, distinct under the common colour-vision deficiencies.
-METHOD_STYLES = {
-    "SGD": MethodStyle("#000000", "solid", "circle", "circle"),
-    "SGD-Momentum": MethodStyle("#0072B2", "dash", "square", "square"),
-    "Nesterov-SGD": MethodStyle("#009E73", "dot", "diamond", "diamond"),
-    "RMSProp": MethodStyle("#D55E00", "dashdot", "triangle-up", "cross"),
-    "Adam": MethodStyle("#CC79A7", "longdash", "x", "x"),
-}
-_FALLBACK_STYLE = MethodStyle("#56B4E9", "solid", "star", "circle-open")
-
-
-def method_style(method: str) -> MethodStyle:
-    """The colour, dash and marker symbols of a method (sky blue for unknown names)."""
+def method_style(method: str) -> Style:
+    """The colour, dash and marker symbols of a method (sky blue for unregistered names)."""
     return METHOD_STYLES.get(method, _FALLBACK_STYLE)
 
 

@@ -116,20 +116,8 @@ def train(
         for i, opt in enumerate(optimizers)
     ]
     starts_per_run = np.array([start for _ in optimizers for start in starts for _ in lrs])
-    if all(opt.step in _kernel.RULE_IDS for opt in optimizers):
-        history, costs = _kernel.train_runs(
-            np.repeat([_kernel.RULE_IDS[opt.step] for opt in optimizers], per_method),
-            starts_per_run,
-            np.tile(lrs, len(optimizers) * len(starts)),
-            np.repeat([_padded(group.hyper_args) for group in groups], per_method, axis=0),
-            int(epochs),
-            landscape.coef_a,
-            landscape.coef_b,
-            landscape.base,
-            landscape.target,
-            landscape.rest,
-            landscape.gradient_factor,
-        )
+    if all(_kernel.loop_for(opt) is not None for opt in optimizers):
+        history, costs = _train_compiled(landscape, groups, starts_per_run, lrs, epochs)
     else:
         history, costs = _train_numpy(landscape, groups, starts_per_run, epochs)
 
@@ -160,6 +148,27 @@ def train(
     return trajectories
 
 
+def _train_compiled(landscape, groups, starts_per_run, lrs, epochs):
+    """Each method's runs through the compiled loop written for its rule."""
+    history = np.empty((epochs + 1, len(starts_per_run), 2))
+    costs = np.empty((epochs + 1, len(starts_per_run)))
+    for group in groups:
+        runs = starts_per_run[group.runs]
+        history[:, group.runs], costs[:, group.runs] = _kernel.loop_for(group.optimizer)(
+            runs,
+            np.tile(lrs, len(runs) // len(lrs)),
+            np.tile(np.array(group.hyper_args, dtype=float), (len(runs), 1)),
+            int(epochs),
+            landscape.coef_a,
+            landscape.coef_b,
+            landscape.base,
+            landscape.target,
+            landscape.rest,
+            landscape.gradient_factor,
+        )
+    return history, costs
+
+
 def _train_numpy(landscape, groups, starts_per_run, epochs):
     """The same loop as the compiled kernel, for any update rule with the rules' signature."""
     weights = starts_per_run.copy()
@@ -176,10 +185,6 @@ def _train_numpy(landscape, groups, starts_per_run, epochs):
             history[t] = weights
         costs[epochs] = landscape.cost_and_gradient(weights)[0]
     return history, costs
-
-
-def _padded(values: tuple[float, ...]) -> tuple[float, ...]:
-    return (*values, *[0.0] * (3 - len(values)))
 
 
 class _Group:

@@ -8,6 +8,7 @@ which takes milliseconds, so the panel follows the slider without visible delay.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 
@@ -92,20 +93,9 @@ class OptimizerPanel:
             )
         }
         for method in self.methods:
-            for key, value in OPTIMIZERS[method].defaults.items():
+            for key, hyper in OPTIMIZERS[method].hyper.items():
                 label = key if len(self.methods) == 1 else f"{method} {key}"
-                if key == "eps":
-                    control = w.FloatLogSlider(
-                        value=value, base=10, min=-8, max=0, step=0.5, description=label, **_SLIDER
-                    )
-                else:
-                    top = 0.9999 if key == "beta2" else 0.99
-                    control = w.FloatSlider(
-                        value=value, min=0.0, max=top, step=0.01 if top < 0.999 else 0.0001,
-                        readout_format=".4f" if key == "beta2" else ".2f",
-                        description=label, **_SLIDER,
-                    )  # fmt: skip
-                controls[f"{method}.{key}"] = control
+                controls[f"{method}.{key}"] = _hyper_slider(hyper, label)
         a0, a1, b0, b1 = self._w_a[0], self._w_a[-1], self._w_b[0], self._w_b[-1]
         controls["start_a"] = w.FloatSlider(
             value=start[0], min=a0, max=a1, step=0.5, description="start w_a", **_SLIDER
@@ -170,6 +160,31 @@ class OptimizerPanel:
                 (a, b), cost = run.weights[last], run.costs[last]
                 lines.append(f"{run.method}: ({a:.3f}, {b:.3f}), cost {cost:.5f}")
         self.status.value = f"<b>after epoch {last}</b><br>" + "<br>".join(lines)
+
+
+def _hyper_slider(hyper, label: str) -> w.Widget:
+    """A slider over the registry's range for ``hyper``: log-scaled for positive ones."""
+    low, high = hyper.slider
+    if hyper.positive:
+        return w.FloatLogSlider(
+            value=hyper.default,
+            base=10,
+            min=math.log10(low),
+            max=math.log10(high),
+            step=0.5,
+            description=label,
+            **_SLIDER,
+        )
+    fine = high > 0.999  # e.g. Adam's beta2: its default 0.999 needs four decimals
+    return w.FloatSlider(
+        value=hyper.default,
+        min=low,
+        max=high,
+        step=0.0001 if fine else 0.01,
+        readout_format=".4f" if fine else ".2f",
+        description=label,
+        **_SLIDER,
+    )
 
 
 def live_panel(methods: Sequence[str] = SEED_METHODS, **kwargs):

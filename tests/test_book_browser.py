@@ -36,10 +36,11 @@ FIGURES = {
     "03_sgd": 3,
     "04_momentum": 3,
     "05_nesterov": 3,
-    "06_rmsprop": 3,
-    "07_adam": 4,
-    "08_race": 2,
-    "09_seed_notes": 3,
+    "06_adagrad": 2,
+    "07_rmsprop": 3,
+    "08_adam": 4,
+    "09_race": 2,
+    "10_seed_notes": 3,
 }
 
 pytestmark = pytest.mark.slow
@@ -151,7 +152,7 @@ def test_chapter_draws_every_figure_without_errors(browser, server, chapter):
 
 
 def test_race_plays_and_pauses(browser, server):
-    page = Page(browser, f"{server}/book/08_race.html")
+    page = Page(browser, f"{server}/book/09_race.html")
     for div_id in ("race-3d", "race-contour"):
         figure = page.page.locator(f"#{div_id}")
         figure.scroll_into_view_if_needed()
@@ -165,7 +166,7 @@ def test_race_plays_and_pauses(browser, server):
         )
         figure.locator(".updatemenu-button", has_text="Pause").click()
         assert page.figure(div_id, points) > before
-        page.page.screenshot(path=SCREENSHOTS / f"08_race-{div_id}-playing.png")
+        page.page.screenshot(path=SCREENSHOTS / f"09_race-{div_id}-playing.png")
     assert page.errors == []
 
 

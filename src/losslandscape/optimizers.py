@@ -158,6 +158,10 @@ class Style:
     symbol3d: str
 
 
+UNREGISTERED_STYLE = Style("#7F7F7F", "solid", "star", "circle-open")
+"""Grey: for rules that are not registered, a student's for instance."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Optimizer:
     """An update rule and everything the project knows about it.
@@ -175,7 +179,7 @@ class Optimizer:
     state: tuple[str, ...] = ()
     hyper: Mapping[str, Hyperparameter] = dataclasses.field(default_factory=dict)
     counts_steps: bool = False
-    style: Style = Style("#56B4E9", "solid", "star", "circle-open")
+    style: Style = dataclasses.field(default_factory=lambda: UNREGISTERED_STYLE)
     assignment: str | None = None
     """The name of the function students write for this rule, if the assignment has one."""
 
@@ -229,7 +233,7 @@ OPTIMIZERS: Mapping[str, Optimizer] = MappingProxyType(
                 adagrad_step,
                 ("sum_sq",),
                 {"eps": _eps()},
-                style=Style("#E69F00", "longdashdot", "star-triangle-up", "square-open"),
+                style=Style("#56B4E9", "longdashdot", "star-triangle-up", "square-open"),
             ),
             Optimizer(
                 "RMSProp",

@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .landscape import WATCHED, Landscape
-from .optimizers import OPTIMIZERS, Style
+from .optimizers import OPTIMIZERS, UNREGISTERED_STYLE, Style
 from .training import Trajectory
 
 STATIC_ENV = "LOSSLANDSCAPE_STATIC_HTML"
@@ -38,12 +38,11 @@ BACKDROP_SCALE = [[0.0, "#fbfbfb"], [1.0, "#6e6e6e"]]
 
 METHOD_STYLES = {name: optimizer.style for name, optimizer in OPTIMIZERS.items()}
 """Each registered method's colour, dash and markers, from the registry."""
-_FALLBACK_STYLE = Style("#56B4E9", "solid", "star", "circle-open")
 
 
 def method_style(method: str) -> Style:
-    """The colour, dash and marker symbols of a method (sky blue for unregistered names)."""
-    return METHOD_STYLES.get(method, _FALLBACK_STYLE)
+    """The colour, dash and marker symbols of a method (grey for unregistered names)."""
+    return METHOD_STYLES.get(method, UNREGISTERED_STYLE)
 
 
 def weight_label(pair: Sequence[int], layer: int = 2) -> str:

@@ -113,6 +113,57 @@ def adam_step(w, grad, m, v, t, lr, beta1, beta2, eps):
     return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
 
 
+def adagrad_eps_inside_step(w, grad, sum_sq, lr, eps):
+    r"""AdaGrad as Keras and optax write it: ``eps`` inside the square root.
+
+    .. math:: w \leftarrow w - \frac{\eta\, g}{\sqrt{s + \epsilon}}
+    """
+    sum_sq = sum_sq + grad * grad
+    return w - lr * grad / np.sqrt(sum_sq + eps), sum_sq
+
+
+def rmsprop_eps_inside_step(w, grad, sq_avg, lr, rho, eps):
+    r"""RMSProp as Keras and optax write it: ``eps`` inside the square root.
+
+    .. math:: w \leftarrow w - \frac{\eta\, g}{\sqrt{s + \epsilon}}
+    """
+    sq_avg = rho * sq_avg + (1 - rho) * grad * grad
+    return w - lr * grad / np.sqrt(sq_avg + eps), sq_avg
+
+
+def adam_epsilon_hat_step(w, grad, m, v, t, lr, beta1, beta2, eps):
+    r"""Adam as Keras writes it: the bias correction folded into the step size.
+
+    .. math::
+        \hat\eta = \eta\, \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}, \qquad
+        w \leftarrow w - \frac{\hat\eta\, m}{\sqrt{v} + \hat\epsilon}
+
+    Kingma and Ba's "epsilon hat" form: equal to :func:`adam_step` with
+    ``eps`` scaled by ``sqrt(1 - beta2**t)``, so the same ``eps`` damps less.
+    """
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    step_size = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
+    return w - step_size * m / (np.sqrt(v) + eps), m, v
+
+
+@dataclasses.dataclass(frozen=True)
+class Peer:
+    """How another library writes a rule, and whether it walks our path.
+
+    ``call`` is the library's constructor with our names (``lr`` and the
+    hyperparameters); ``tests/test_peers.py`` runs exactly this call. Where the
+    library differs, ``their_step`` is our rule rewritten in its form, and
+    ``difference`` says what differs.
+    """
+
+    library: str
+    call: str
+    agrees: bool
+    difference: str = ""
+    their_step: Callable | None = None
+
+
 @dataclasses.dataclass(frozen=True)
 class Hyperparameter:
     """A hyperparameter: its default, the values it may take, and a slider's range.
@@ -182,6 +233,8 @@ class Optimizer:
     style: Style = dataclasses.field(default_factory=lambda: UNREGISTERED_STYLE)
     assignment: str | None = None
     """The name of the function students write for this rule, if the assignment has one."""
+    peers: tuple[Peer, ...] = ()
+    """How PyTorch, Keras and optax write this rule, and whether they agree with ours."""
 
     @property
     def defaults(self) -> dict[str, float]:
@@ -210,6 +263,11 @@ OPTIMIZERS: Mapping[str, Optimizer] = MappingProxyType(
                 "SGD",
                 sgd_step,
                 style=Style("#000000", "solid", "circle", "circle"),
+                peers=(
+                    Peer("PyTorch", "torch.optim.SGD(params, lr=lr)", True),
+                    Peer("Keras", "keras.optimizers.SGD(learning_rate=lr)", True),
+                    Peer("optax", "optax.sgd(lr)", True),
+                ),
                 assignment="sgd_step",
             ),
             Optimizer(
@@ -218,6 +276,16 @@ OPTIMIZERS: Mapping[str, Optimizer] = MappingProxyType(
                 ("velocity",),
                 {"rho": _decay(0.9)},
                 style=Style("#0072B2", "dash", "square", "square"),
+                peers=(
+                    Peer("PyTorch", "torch.optim.SGD(params, lr=lr, momentum=rho)", True),
+                    Peer(
+                        "Keras",
+                        "keras.optimizers.SGD(learning_rate=lr, momentum=rho)",
+                        True,
+                        "keeps v = rho v - lr g, equal for a constant learning rate",
+                    ),
+                    Peer("optax", "optax.sgd(lr, momentum=rho)", True),
+                ),
                 assignment="momentum_step",
             ),
             Optimizer(
@@ -226,6 +294,19 @@ OPTIMIZERS: Mapping[str, Optimizer] = MappingProxyType(
                 ("velocity",),
                 {"rho": _decay(0.9)},
                 style=Style("#009E73", "dot", "diamond", "diamond"),
+                peers=(
+                    Peer(
+                        "PyTorch",
+                        "torch.optim.SGD(params, lr=lr, momentum=rho, nesterov=True)",
+                        True,
+                    ),
+                    Peer(
+                        "Keras",
+                        "keras.optimizers.SGD(learning_rate=lr, momentum=rho, nesterov=True)",
+                        True,
+                    ),
+                    Peer("optax", "optax.sgd(lr, momentum=rho, nesterov=True)", True),
+                ),
                 assignment="nesterov_step",
             ),
             Optimizer(
@@ -234,6 +315,24 @@ OPTIMIZERS: Mapping[str, Optimizer] = MappingProxyType(
                 ("sum_sq",),
                 {"eps": _eps()},
                 style=Style("#56B4E9", "longdashdot", "star-triangle-up", "square-open"),
+                peers=(
+                    Peer("PyTorch", "torch.optim.Adagrad(params, lr=lr, eps=eps)", True),
+                    Peer(
+                        "Keras",
+                        "keras.optimizers.Adagrad(learning_rate=lr, "
+                        "initial_accumulator_value=0.0, epsilon=eps)",
+                        False,
+                        "adds eps inside the square root",
+                        adagrad_eps_inside_step,
+                    ),
+                    Peer(
+                        "optax",
+                        "optax.adagrad(lr, initial_accumulator_value=0.0, eps=eps)",
+                        False,
+                        "adds eps inside the square root",
+                        adagrad_eps_inside_step,
+                    ),
+                ),
             ),
             Optimizer(
                 "RMSProp",
@@ -241,6 +340,23 @@ OPTIMIZERS: Mapping[str, Optimizer] = MappingProxyType(
                 ("sq_avg",),
                 {"rho": _decay(0.9), "eps": _eps()},
                 style=Style("#D55E00", "dashdot", "triangle-up", "cross"),
+                peers=(
+                    Peer("PyTorch", "torch.optim.RMSprop(params, lr=lr, alpha=rho, eps=eps)", True),
+                    Peer(
+                        "Keras",
+                        "keras.optimizers.RMSprop(learning_rate=lr, rho=rho, epsilon=eps)",
+                        False,
+                        "adds eps inside the square root",
+                        rmsprop_eps_inside_step,
+                    ),
+                    Peer(
+                        "optax",
+                        "optax.rmsprop(lr, decay=rho, eps=eps)",
+                        False,
+                        "adds eps inside the square root",
+                        rmsprop_eps_inside_step,
+                    ),
+                ),
                 assignment="rmsprop_step",
             ),
             Optimizer(
@@ -250,6 +366,22 @@ OPTIMIZERS: Mapping[str, Optimizer] = MappingProxyType(
                 {"beta1": _decay(0.9), "beta2": _decay(0.999, top=0.9999), "eps": _eps()},
                 counts_steps=True,
                 style=Style("#CC79A7", "longdash", "x", "x"),
+                peers=(
+                    Peer(
+                        "PyTorch",
+                        "torch.optim.Adam(params, lr=lr, betas=(beta1, beta2), eps=eps)",
+                        True,
+                    ),
+                    Peer(
+                        "Keras",
+                        "keras.optimizers.Adam(learning_rate=lr, beta_1=beta1, beta_2=beta2, "
+                        "epsilon=eps)",
+                        False,
+                        "folds the bias correction into the step size (the epsilon-hat form)",
+                        adam_epsilon_hat_step,
+                    ),
+                    Peer("optax", "optax.adam(lr, b1=beta1, b2=beta2, eps=eps)", True),
+                ),
                 assignment="adam_step",
             ),
         )

@@ -7,13 +7,13 @@ answer runs in its own bubblewrap sandbox, and the tests run in the grader
 Feedback hides the hidden tests.
 """
 
+import warnings
 from pathlib import Path
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
-    ClearHiddenTests,
     ClearOutput,
     DeduplicateIds,
     GetGrades,
@@ -24,6 +24,7 @@ from nbgrader.preprocessors import (
 )
 
 from losslandscape.grading.autograde import (
+    HideHiddenTests,
     HideTracebacks,
     RebuildFromRelease,
     SandboxedExecute,
@@ -31,6 +32,12 @@ from losslandscape.grading.autograde import (
 )
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
+
+# Known and harmless, silenced here, in one place, so the rest of the output is read:
+# nbgrader's gradebook trips SQLAlchemy's autoflush check on every new submission, and
+# kernels that `nbgrader validate` starts warn about unencrypted TCP unless they use IPC.
+warnings.filterwarnings("ignore", message=r"Object of type <\w+> not in session")
+c.KernelManager.transport = "ipc"
 
 c.CourseDirectory.root = str(Path(__file__).resolve().parent)
 c.CourseDirectory.course_id = "optimizers-course"
@@ -56,7 +63,7 @@ c.Autograde.autograde_preprocessors = [
 ]
 c.GenerateFeedback.preprocessors = [
     GetGrades,
-    ClearHiddenTests,
+    HideHiddenTests,
     HideTracebacks,
     CSSHTMLHeaderPreprocessor,
 ]

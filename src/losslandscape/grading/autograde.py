@@ -16,7 +16,8 @@ formgrader use them.
 - :class:`SandboxedExecute` runs each answer in its own sandbox and the
   instructor's cells (set-up and tests) in the grader, where a call of a
   student's rule is a job in its sandbox. Rules are graded side by side.
-- :class:`HideTracebacks` keeps only the error message in feedback.
+- :class:`HideTracebacks` keeps only the error message in feedback, and
+  :class:`HideHiddenTests` drops the hidden tests from it.
 
 Whatever a submission holds, it gets a grade: what cannot be graded scores 0
 with the reason in the log and in its feedback. nbgrader exits non-zero only
@@ -41,8 +42,8 @@ from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters.base import NbGraderException
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Float, Integer
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
+from traitlets import Float, Integer, List
 
 from .sandbox import Budget, RuleProxy, SandboxError, SandboxUnavailable, check_prerequisites
 
@@ -401,7 +402,21 @@ def _error_output(name: str, message: str):
     return new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
 
 
-class HideTracebacks(NbGraderPreprocessor):
+class _TakesDisplayPriority(NbGraderPreprocessor):
+    """Accepts the ``display_data_priority`` that nbconvert's HTML exporter gives everyone.
+
+    nbgrader's preprocessors declare it without ``config=True``, so traitlets
+    warns on every ``generate_feedback`` that the option is not recognized.
+    """
+
+    display_data_priority = List().tag(config=True)
+
+
+class HideHiddenTests(_TakesDisplayPriority, ClearHiddenTests):
+    """nbgrader's ClearHiddenTests, without the warning."""
+
+
+class HideTracebacks(_TakesDisplayPriority):
     """In feedback, shorten every traceback to its error message."""
 
     def preprocess_cell(self, cell, resources, index):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from .fixture_submissions import RULES, UNANSWERED, Case, notebook
-from .test_grading_pipeline import ASSIGNMENT, ROOT, nbgrader, scores
+from .test_grading_pipeline import ASSIGNMENT, ROOT, in_course, nbgrader, scores
 
 pytestmark = pytest.mark.slow
 FULL_MARKS = dict.fromkeys(RULES, 5.0)
@@ -108,15 +108,7 @@ def test_a_regrade_that_fails_leaves_no_stale_grade(tmp_path):
     course = make_course(tmp_path, {"anna": REFERENCE_TEXT})
     assert nbgrader(course, "autograde", ASSIGNMENT).returncode == 0
     assert scores(course) == {"anna": FULL_MARKS}
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(
-        [sys.executable, "-c", CRASHING_REGRADE],
-        cwd=course,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = in_course(course, [sys.executable, "-c", CRASHING_REGRADE])
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.splitlines()[-1]) is False
     assert scores(course) == {"anna": dict.fromkeys(RULES, 0.0)}

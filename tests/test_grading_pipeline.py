@@ -26,16 +26,14 @@ ASSIGNMENT = "optimizers"
 EXPECTED = expected_points()
 
 
-def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+def in_course(course: Path, command: list) -> subprocess.CompletedProcess:
+    """``command`` run in the course folder, with the virtual environment's tools on PATH."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run(
-        [Path(sys.executable).parent / "nbgrader", *args],
-        cwd=course,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return subprocess.run(command, cwd=course, env=env, capture_output=True, text=True, timeout=600)
+
+
+def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    return in_course(course, [Path(sys.executable).parent / "nbgrader", *args])
 
 
 def digest(folder: Path) -> str:
@@ -113,15 +111,7 @@ def test_the_formgrader_grades_through_the_same_sandbox(course):
         "invalid_json",
     ]
     before = scores(course)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(
-        [sys.executable, "-c", FORMGRADER, *students],
-        cwd=course,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = in_course(course, [sys.executable, "-c", FORMGRADER, *students])
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.splitlines()[-1]) == dict.fromkeys(students, True)
     assert scores(course) == before

@@ -5,6 +5,7 @@ with lr = 0.1 and the seed's rho = 0.9, beta1 = 0.9, beta2 = 0.999, eps = 0.1.
 The expected values are written as the arithmetic done by hand.
 """
 
+import inspect
 import math
 
 import numpy as np
@@ -105,3 +106,11 @@ def test_registry_lists_the_seeds_methods_with_its_defaults():
 def test_bad_hyperparameters_are_named(name, overrides, message):
     with pytest.raises(ValueError, match=message):
         ll.OPTIMIZERS[name].hyperparameters(**overrides)
+
+
+@pytest.mark.parametrize("name", list(ll.OPTIMIZERS))
+def test_registry_entries_match_their_step_signatures(name):
+    optimizer = ll.OPTIMIZERS[name]
+    parameters = list(inspect.signature(optimizer.step).parameters)
+    count = ["t"] if optimizer.counts_steps else []
+    assert parameters == ["w", "grad", *optimizer.state, *count, "lr", *optimizer.hyper]

@@ -59,6 +59,7 @@ def book_html(tmp_path_factory):
     )  # fmt: skip
     problems = [line for line in result.stderr.splitlines() if "WARNING" in line or "ERROR" in line]
     assert result.returncode == 0, "\n".join(problems) or result.stdout[-5000:]
+    assert problems == []  # a quiet build: no warning a reader of the log must learn to ignore
     return out / "_build" / "html"
 
 

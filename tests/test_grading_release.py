@@ -33,3 +33,4 @@ def test_notebooks_validate(notebook, flags):
     result = nbgrader(ROOT, "validate", *flags, str(notebook))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Success!" in result.stdout, result.stdout[-3000:]
+    assert "WARNING" not in result.stdout + result.stderr  # quiet: nothing to learn to ignore

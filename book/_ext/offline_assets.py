@@ -8,10 +8,15 @@
 - The kernels that execute the chapters inherit two environment variables: the static-HTML
   mode of ``losslandscape.plotting.show`` and ``widgets.live_panel``, and the bundled
   MNIST subset, so the build never tries the network and is the same on every machine.
+- They also get an IPython profile of their own, in a temporary folder, that drops one
+  known and harmless log line: ipykernel warns at every chapter that the kernel talks
+  over TCP without encryption, here between two processes of the same build. (myst-nb
+  passes no configuration to the kernel manager, so the transport cannot be changed.)
 """
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import plotly
@@ -21,8 +26,25 @@ from losslandscape.plotting import STATIC_ENV
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
+KERNEL_CONFIG = """\
+import logging
+
+
+class _DropUnencryptedTcpNotice(logging.Filter):
+    def filter(self, record):
+        return not record.getMessage().startswith("Kernel is running over TCP without encryption")
+
+
+logging.getLogger("IPKernelApp").addFilter(_DropUnencryptedTcpNotice())
+"""
+
 
 def setup(app):
+    profile = Path(tempfile.mkdtemp(prefix="losslandscape-ipython-")) / "profile_default"
+    profile.mkdir()
+    (profile / "ipython_kernel_config.py").write_text(KERNEL_CONFIG)
+    os.environ["IPYTHONDIR"] = str(profile.parent)
+    app.connect("build-finished", lambda app, exception: shutil.rmtree(profile.parent))
     os.environ[STATIC_ENV] = "1"
     os.environ.setdefault(ENV_VAR, str(bundled_path()))
     # Loaded in <head>, before the figures' inline scripts call Plotly.newPlot.

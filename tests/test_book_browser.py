@@ -40,7 +40,7 @@ FIGURES = {
     "07_rmsprop": 3,
     "08_adam": 4,
     "09_race": 2,
-    "10_seed_notes": 5,
+    "10_seed_notes": 6,
 }
 
 pytestmark = pytest.mark.slow

@@ -112,3 +112,29 @@ def test_a_regrade_that_fails_leaves_no_stale_grade(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.splitlines()[-1]) is False
     assert scores(course) == {"anna": dict.fromkeys(RULES, 0.0)}
+
+
+# The formgrader's path again, with the machine refusing adam_step's sandbox.
+ONE_RULE_FAILS = CRASHING_REGRADE.replace(
+    """def crash(self, code):
+    raise RuntimeError("the grader itself failed")
+
+autograde.SandboxedExecute._execute = crash""",
+    """real = autograde.RuleProxy
+
+def refuse_adam(name, *args, **kwargs):
+    if name == "adam_step":
+        raise OSError("Resource temporarily unavailable")
+    return real(name, *args, **kwargs)
+
+autograde.RuleProxy = refuse_adam""",
+)
+
+
+def test_a_grader_failure_in_one_rule_costs_that_rule_only(tmp_path):
+    assert ONE_RULE_FAILS != CRASHING_REGRADE
+    course = make_course(tmp_path, {"anna": REFERENCE_TEXT})
+    result = in_course(course, [sys.executable, "-c", ONE_RULE_FAILS])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.splitlines()[-1]) is True
+    assert scores(course) == {"anna": {**FULL_MARKS, "adam_step": 0.0}}

@@ -191,6 +191,11 @@ class Hyperparameter:
         return number
 
 
+def _eps_inside(library: str, call: str, their_step: Callable) -> Peer:
+    """A library that adds eps inside the square root; ``their_step`` is our rule so written."""
+    return Peer(library, call, False, "adds eps inside the square root", their_step)
+
+
 def _decay(default: float, top: float = 0.99) -> Hyperparameter:
     return Hyperparameter(default, (0.0, top))
 
@@ -317,19 +322,15 @@ OPTIMIZERS: Mapping[str, Optimizer] = MappingProxyType(
                 style=Style("#56B4E9", "longdashdot", "star-triangle-up", "square-open"),
                 peers=(
                     Peer("PyTorch", "torch.optim.Adagrad(params, lr=lr, eps=eps)", True),
-                    Peer(
+                    _eps_inside(
                         "Keras",
                         "keras.optimizers.Adagrad(learning_rate=lr, "
                         "initial_accumulator_value=0.0, epsilon=eps)",
-                        False,
-                        "adds eps inside the square root",
                         adagrad_eps_inside_step,
                     ),
-                    Peer(
+                    _eps_inside(
                         "optax",
                         "optax.adagrad(lr, initial_accumulator_value=0.0, eps=eps)",
-                        False,
-                        "adds eps inside the square root",
                         adagrad_eps_inside_step,
                     ),
                 ),
@@ -342,19 +343,13 @@ OPTIMIZERS: Mapping[str, Optimizer] = MappingProxyType(
                 style=Style("#D55E00", "dashdot", "triangle-up", "cross"),
                 peers=(
                     Peer("PyTorch", "torch.optim.RMSprop(params, lr=lr, alpha=rho, eps=eps)", True),
-                    Peer(
+                    _eps_inside(
                         "Keras",
                         "keras.optimizers.RMSprop(learning_rate=lr, rho=rho, epsilon=eps)",
-                        False,
-                        "adds eps inside the square root",
                         rmsprop_eps_inside_step,
                     ),
-                    Peer(
-                        "optax",
-                        "optax.rmsprop(lr, decay=rho, eps=eps)",
-                        False,
-                        "adds eps inside the square root",
-                        rmsprop_eps_inside_step,
+                    _eps_inside(
+                        "optax", "optax.rmsprop(lr, decay=rho, eps=eps)", rmsprop_eps_inside_step
                     ),
                 ),
                 assignment="rmsprop_step",

@@ -334,16 +334,29 @@ class SandboxedExecute(NbGraderPreprocessor):
                     proxy.close()
 
     def _grade_rule(self, name, answer, tests, namespace, submission, proxies) -> None:
-        """Start the rule's sandbox, show what its answer cell did, run its tests."""
-        problem = answer.metadata.get(_METADATA, {}).get("problem")
-        proxy = RuleProxy(
-            name, answer.source, (Budget(self.rule_seconds), submission), unavailable=problem
-        )
-        proxies[name] = proxy
-        answer.outputs = _definition_outputs(proxy)
-        scope = {**namespace, name: proxy}
-        for cell in tests:
-            cell.outputs = self._run(cell.source, scope)
+        """Start the rule's sandbox, show what its answer cell did, run its tests.
+
+        Should the grader itself fail here (the machine refuses a process, say),
+        this rule's tests fail with a pointer to the log, and the other rules
+        and the submission's grade are not touched by it.
+        """
+        try:
+            problem = answer.metadata.get(_METADATA, {}).get("problem")
+            proxy = RuleProxy(
+                name, answer.source, (Budget(self.rule_seconds), submission), unavailable=problem
+            )
+            proxies[name] = proxy
+            answer.outputs = _definition_outputs(proxy)
+            scope = {**namespace, name: proxy}
+            for cell in tests:
+                cell.outputs = self._run(cell.source, scope)
+        except Exception:
+            self.log.exception("the grader failed while grading %s", name)
+            failed = _error_output(
+                "GraderError", f"{name} could not be graded; see the grader's log"
+            )
+            for cell in tests:
+                cell.outputs = [failed]
 
     def _run(self, source: str, namespace: dict) -> list:
         printed = io.StringIO()

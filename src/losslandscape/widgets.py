@@ -16,6 +16,7 @@ import ipywidgets as w
 import numpy as np
 import plotly.graph_objects as go
 
+from . import twin
 from .data import MNIST, load_mnist
 from .landscape import SEED_W_A, SEED_W_B, Landscape
 from .optimizers import OPTIMIZERS, SEED_METHODS
@@ -188,29 +189,14 @@ def _hyper_slider(hyper, label: str) -> w.Widget:
 
 
 def live_panel(methods: Sequence[str] = SEED_METHODS, **kwargs):
-    """An :class:`OptimizerPanel` in a live notebook; in a static build, a note saying so.
+    """An :class:`OptimizerPanel` in a live notebook; in a static build, its JavaScript twin.
 
-    Static HTML has no kernel to retrain, so a panel there would look alive and do
-    nothing; instead the note points to the chapter's slider figures and says how to
-    run the panel.
+    Static HTML has no kernel, so there the panel is :func:`~losslandscape.twin.panel_html`:
+    the same figure and controls, retrained in the reader's browser by the book's
+    ``losslandscape.js``.
     """
     if os.environ.get(STATIC_ENV, "") in ("", "0"):
         return OptimizerPanel(methods, **kwargs)
     from IPython.display import HTML
 
-    controls = ["learning rate", *_hyper_names(methods), "start point", "N", "epochs shown"]
-    if len(methods) > 1:
-        controls.append("methods shown")
-    return HTML(
-        '<div class="admonition tip"><p class="admonition-title">Live panel: runs in Jupyter'
-        f"</p><p>In a running notebook, this cell shows sliders for {', '.join(controls)}; "
-        "every move retrains all epochs (a few milliseconds) and redraws the figure. This "
-        "page has no Python behind it, so instead of sliders that do nothing it shows this "
-        "note: use the slider figures above, or open this chapter's notebook from the "
-        "<code>book/</code> folder in Jupyter (<code>.venv/bin/jupyter lab</code>) and "
-        "run all cells.</p></div>"
-    )
-
-
-def _hyper_names(methods: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys(key for m in methods for key in OPTIMIZERS[m].defaults))
+    return HTML(twin.panel_html(methods, **kwargs))

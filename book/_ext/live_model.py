@@ -1,0 +1,30 @@
+"""The live panels' JavaScript and the arrays it computes from, for pages that have a panel.
+
+``losslandscape.twin.export`` writes the registry and each N's arrays into
+``_static/losslandscape/`` from the data the chapters run on (the bundled subset, see
+``offline_assets``); ``losslandscape.js`` (the model) and ``losslandscape-panel.js`` (the
+controls) load only on pages whose body holds a panel.
+"""
+
+from pathlib import Path
+
+from losslandscape import twin
+
+SCRIPTS = ("losslandscape.js", "losslandscape-panel.js")
+
+
+def setup(app):
+    app.connect("html-page-context", _add_scripts)
+    app.connect("build-finished", _export)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def _add_scripts(app, pagename, templatename, context, doctree):
+    if twin.PANEL_CLASS in context.get("body", ""):
+        for script in SCRIPTS:
+            app.add_js_file(script)
+
+
+def _export(app, exception):
+    if exception is None and app.builder.format == "html":
+        twin.export(Path(app.outdir) / "_static" / "losslandscape")

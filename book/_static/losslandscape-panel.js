@@ -1,0 +1,384 @@
+/* Live panels of the static book: sliders that retrain in the page (losslandscape.js).
+ *
+ * Each element of class "losslandscape-live" carries its settings and the frame of its
+ * figure (plotting.trajectory_figure with empty arrays) in data-config, written by
+ * losslandscape.twin.panel_html. Controls as the ipywidgets panel's: a log-scale learning
+ * rate, each method's hyperparameters, epochs, N; the start is set by clicking or dragging
+ * on the map. "Keep these runs" leaves the current runs drawn, faint, beside the next ones.
+ *
+ * The map grows to cover every path drawn on it (up to CAP_SPANS times the original grid's
+ * span, beyond which the status says which path leaves it), and the cost axis spans the
+ * map's costs, so neither moves while the sliders do unless a path leaves the map.
+ */
+(() => {
+  "use strict";
+
+  const GRID_POINTS = 81;
+  const CAP_SPANS = 10;
+  const panels = [];
+
+  const STYLE = `
+.ll-panel { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; align-items: flex-start; margin: 1rem 0; }
+.ll-controls { flex: 0 0 15rem; font-size: 0.85rem; }
+.ll-controls label, .ll-controls .ll-row { display: grid; grid-template-columns: 6.5rem 1fr 3.6rem;
+  align-items: center; gap: 0.3rem; margin: 0.15rem 0; }
+.ll-controls output { font-variant-numeric: tabular-nums; text-align: right; }
+.ll-controls fieldset { border: 1px solid #ccc; border-radius: 4px; margin: 0.3rem 0; padding: 0.1rem 0.4rem 0.3rem; }
+.ll-controls legend { font-size: 0.85rem; padding: 0 0.2rem; width: auto; float: none; margin: 0; }
+.ll-controls input[type="range"] { width: 100%; }
+.ll-controls button { font-size: 0.8rem; margin: 0.2rem 0.2rem 0 0; padding: 0.1rem 0.4rem; }
+.ll-start { margin: 0.4rem 0 0.2rem; }
+.ll-status { margin-top: 0.4rem; font-size: 0.8rem; line-height: 1.35; font-variant-numeric: tabular-nums; }
+.ll-figure { flex: 1 1 28rem; min-width: 0; cursor: crosshair; }
+`;
+
+  const format = (x, digits = 3) => (Math.abs(x) >= 1e4 ? x.toExponential(2) : x.toFixed(digits));
+  const formatLr = (lr) => (lr >= 10 ? lr.toFixed(1) : lr >= 1 ? lr.toFixed(2) : lr.toFixed(3));
+  const formatHyper = (x) => (x < 0.01 ? x.toExponential(1) : x.toFixed(4).replace(/0+$/, "").replace(/\.$/, ""));
+
+  function element(tag, attributes = {}, children = []) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+    node.append(...children);
+    return node;
+  }
+
+  /* A range input with its label and readout; `scale` maps the slider's position to the value. */
+  function slider(label, { min, max, step, position, scale, show }) {
+    const input = element("input", { type: "range", min, max, step, "aria-label": label });
+    input.value = position;
+    const readout = element("output");
+    const update = () => {
+      readout.textContent = show(scale(Number(input.value)));
+    };
+    update();
+    input.addEventListener("input", update);
+    return { node: element("label", {}, [label, input, readout]), input, value: () => scale(Number(input.value)) };
+  }
+
+  function logSlider(label, [low, high], value, show, steps = 200) {
+    const [a, b] = [Math.log10(low), Math.log10(high)];
+    return slider(label, {
+      min: a, max: b, step: (b - a) / steps, position: Math.log10(value), scale: (x) => 10 ** x, show,
+    });
+  }
+
+  function hyperSlider(label, hyper) {
+    if (hyper.positive) return logSlider(label, hyper.slider, hyper.default, formatHyper, 80);
+    const [low, high] = hyper.slider;
+    const step = high > 0.999 ? 0.0001 : 0.01; // Adam's beta2 needs four decimals
+    return slider(label, {
+      min: low, max: high, step, position: hyper.default, scale: (x) => x, show: formatHyper,
+    });
+  }
+
+  function linspace(low, high, count) {
+    return Array.from({ length: count }, (_, i) => low + ((high - low) * i) / (count - 1));
+  }
+
+  class Panel {
+    constructor(root, config, registry) {
+      this.root = root;
+      this.config = config;
+      this.registry = registry;
+      this.methods = config.methods;
+      this.kept = [];
+      this.timings = { train: [], grid: [] };
+      this.pending = false;
+      // Bumped by every change; `drawn` catches up once the figure shows it (for tests).
+      this.version = 0;
+      this.drawn = -1;
+      this.build();
+      this.reset();
+    }
+
+    build() {
+      const { methods, registry, config } = this;
+      this.lr = logSlider("learning rate", registry.lrRange.map((x) => 10 ** x), config.lr, formatLr, 350);
+      this.hyper = {};
+      this.shown = {};
+      const groups = methods.map((method) => {
+        const spec = registry.methods[method];
+        this.hyper[method] = Object.fromEntries(
+          Object.entries(spec.hyper).map(([key, hyper]) => [key, hyperSlider(key, hyper)]),
+        );
+        const sliders = Object.values(this.hyper[method]).map((s) => s.node);
+        if (methods.length === 1) return sliders;
+        const box = element("input", { type: "checkbox", "aria-label": `show ${method}` });
+        box.checked = true;
+        this.shown[method] = box;
+        const swatch = element("span", { style: `color:${spec.style.color}` }, ["■ "]);
+        return [element("fieldset", {}, [element("legend", {}, [box, " ", swatch, method]), ...sliders])];
+      });
+      this.epochs = slider("epochs", {
+        min: 10, max: registry.maxEpochs, step: 10, position: config.epochs, scale: (x) => x, show: String,
+      });
+      this.n = element("select", { "aria-label": "N images" });
+      for (const n of registry.sizes) this.n.append(element("option", { value: n }, [n.toLocaleString("en")]));
+      this.startText = element("span");
+      this.status = element("div", { class: "ll-status", "aria-live": "polite" });
+      const button = (text, action) => {
+        const node = element("button", { type: "button" }, [text]);
+        node.addEventListener("click", action);
+        return node;
+      };
+      const controls = element("form", { class: "ll-controls" }, [
+        this.lr.node,
+        ...groups.flat(),
+        this.epochs.node,
+        element("label", {}, ["N images", this.n, element("span")]),
+        element("p", { class: "ll-start" }, ["start ", this.startText, element("br"),
+          element("small", {}, ["click or drag on the map to move it"])]),
+        button("Keep these runs", () => this.keep()),
+        button("Clear kept runs", () => this.clearKept()),
+        button("Original settings", () => this.reset()),
+        this.status,
+      ]);
+      controls.addEventListener("input", () => this.schedule());
+      controls.addEventListener("submit", (event) => event.preventDefault());
+      this.figure = element("div", { class: "ll-figure", id: `${config.id}-figure` });
+      this.root.append(element("div", { class: "ll-panel" }, [controls, this.figure]));
+      this.listenForStart();
+    }
+
+    /* The panel's settings as config gave them, the map back to the original grid. */
+    reset() {
+      const { config, registry } = this;
+      const setSlider = (s, position) => {
+        s.input.value = position;
+        s.input.dispatchEvent(new Event("input"));
+      };
+      setSlider(this.lr, Math.log10(config.lr));
+      for (const method of this.methods) {
+        for (const [key, s] of Object.entries(this.hyper[method])) {
+          const hyper = registry.methods[method].hyper[key];
+          setSlider(s, hyper.positive ? Math.log10(hyper.default) : hyper.default);
+        }
+        if (this.shown[method]) this.shown[method].checked = true;
+      }
+      setSlider(this.epochs, config.epochs);
+      this.n.value = String(config.n);
+      this.start = [...config.start];
+      this.extent = null;
+      this.schedule();
+    }
+
+    schedule() {
+      this.version++;
+      if (this.pending) return;
+      this.pending = true;
+      requestAnimationFrame(() => {
+        this.pending = false;
+        const version = this.version;
+        this.update().then(() => {
+          this.drawn = Math.max(this.drawn, version);
+        }, (error) => {
+          this.status.textContent = String(error);
+          throw error;
+        });
+      });
+    }
+
+    settings(method) {
+      const hyperparameters = Object.fromEntries(
+        Object.entries(this.hyper[method]).map(([key, s]) => [key, s.value()]),
+      );
+      return { method, lr: this.lr.value(), start: this.start, epochs: this.epochs.value(), hyperparameters };
+    }
+
+    async update() {
+      const n = Number(this.n.value);
+      const model = await window.losslandscape.model(n);
+      const started = performance.now();
+      this.runs = this.methods.map((method) => ({ method, ...model.run(this.settings(method)) }));
+      this.timings.train.push(performance.now() - started);
+      const extent = this.coverPaths();
+      const key = `${n} ${extent.wa} ${extent.wb}`;
+      if (key !== this.mapKey) {
+        const wa = linspace(...extent.wa, GRID_POINTS);
+        const wb = linspace(...extent.wb, GRID_POINTS);
+        const gridStarted = performance.now();
+        const z = model.grid(wa, wb);
+        this.timings.grid.push(performance.now() - gridStarted);
+        this.map = { wa, wb, z, n, costs: costRange(z, this.runs) };
+        this.mapKey = key;
+      }
+      await this.draw();
+    }
+
+    /* The map's extent: the original grid, grown (never shrunk until reset) to every
+     * finite point of the paths, up to CAP_SPANS spans around the original grid. */
+    coverPaths() {
+      const { wA, wB } = this.config;
+      const extent = this.extent || { wa: [...wA], wb: [...wB] };
+      const caps = [wA, wB].map(([low, high]) => {
+        const span = high - low;
+        return [low - CAP_SPANS * span, high + CAP_SPANS * span];
+      });
+      this.leaving = [];
+      for (const run of this.runs) {
+        for (let i = 0; i < run.costs.length && !Number.isNaN(run.costs[i]); i++) {
+          const point = [run.weights[2 * i], run.weights[2 * i + 1]];
+          const outside = point.some((x, axis) => x < caps[axis][0] || x > caps[axis][1]);
+          if (outside) {
+            this.leaving.push(`${run.method} leaves the map at epoch ${i}`);
+            break;
+          }
+          point.forEach((x, axis) => {
+            const range = axis === 0 ? extent.wa : extent.wb;
+            if (x < range[0]) range[0] = Math.floor(x - 1);
+            if (x > range[1]) range[1] = Math.ceil(x + 1);
+          });
+        }
+      }
+      this.extent = extent;
+      return extent;
+    }
+
+    draw() {
+      const { map, config } = this;
+      const frame = config.figure;
+      const data = frame.data.map((trace) => ({ ...trace }));
+      Object.assign(data[0], { x: map.wa, y: map.wb, z: map.z, name: `cost, N = ${map.n.toLocaleString("en")}` });
+      const lines = [`<b>after epoch ${this.epochs.value()}</b>`];
+      this.runs.forEach((run, i) => {
+        const shown = !this.shown[run.method] || this.shown[run.method].checked;
+        Object.assign(data[1 + 2 * i], pathData(run), { visible: shown });
+        Object.assign(data[2 + 2 * i], curveData(run), { visible: shown });
+        const last = run.costs.length - 1;
+        lines.push(
+          run.divergedAt !== null
+            ? `${run.method}: diverged at epoch ${run.divergedAt}`
+            : `${run.method}: (${format(run.weights[2 * last])}, ${format(run.weights[2 * last + 1])}), ` +
+              `cost ${run.costs[last].toFixed(5)}`,
+        );
+      });
+      this.status.innerHTML = [...lines, ...this.leaving].join("<br>");
+      this.startText.textContent = `(${this.start[0].toFixed(2)}, ${this.start[1].toFixed(2)})`;
+      const layout = {
+        ...frame.layout,
+        xaxis: { ...frame.layout.xaxis, range: [map.wa[0], map.wa.at(-1)] },
+        yaxis: { ...frame.layout.yaxis, range: [map.wb[0], map.wb.at(-1)] },
+        xaxis2: { ...frame.layout.xaxis2, range: [0, this.epochs.value()] },
+        yaxis2: { ...frame.layout.yaxis2, range: map.costs },
+      };
+      // No mode bar: zooming is off (a click sets the start), and it would cover the legend.
+      return Plotly.react(this.figure, [...data, ...this.kept], layout, {
+        responsive: true,
+        displayModeBar: false,
+      });
+    }
+
+    keep() {
+      if (!this.runs) return;
+      const frame = this.config.figure;
+      this.runs.forEach((run, i) => {
+        if (this.shown[run.method] && !this.shown[run.method].checked) return;
+        const settings = this.settings(run.method);
+        const label = [`η=${formatLr(settings.lr)}`,
+          ...Object.entries(settings.hyperparameters).map(([k, v]) => `${k}=${formatHyper(v)}`)].join(" ");
+        const name = `${run.method} ${label}`;
+        const faint = { opacity: 0.45, name, legendgroup: name, showlegend: false };
+        this.kept.push(
+          { ...frame.data[1 + 2 * i], ...pathData(run), ...faint, showlegend: true },
+          { ...frame.data[2 + 2 * i], ...curveData(run), ...faint },
+        );
+      });
+      this.schedule();
+    }
+
+    clearKept() {
+      this.kept = [];
+      this.schedule();
+    }
+
+    /* Clicking on the map moves the start there; dragging moves it along. */
+    listenForStart() {
+      const toWeights = (event) => {
+        const layout = this.figure._fullLayout;
+        if (!layout) return null;
+        const box = this.figure.getBoundingClientRect();
+        const [xa, ya] = [layout.xaxis, layout.yaxis];
+        const px = event.clientX - box.left - xa._offset;
+        const py = event.clientY - box.top - ya._offset;
+        if (px < 0 || px > xa._length || py < 0 || py > ya._length) return null;
+        return [xa.p2l(px), ya.p2l(py)];
+      };
+      let dragging = false;
+      this.figure.addEventListener("pointerdown", (event) => {
+        const weights = toWeights(event);
+        if (!weights) return;
+        dragging = true;
+        this.figure.setPointerCapture(event.pointerId);
+        this.start = weights;
+        this.schedule();
+      });
+      this.figure.addEventListener("pointermove", (event) => {
+        const weights = dragging && toWeights(event);
+        if (!weights) return;
+        this.start = weights;
+        this.schedule();
+      });
+      const stop = () => {
+        dragging = false;
+      };
+      this.figure.addEventListener("pointerup", stop);
+      this.figure.addEventListener("pointercancel", stop);
+    }
+  }
+
+  function pathData(run) {
+    const x = [];
+    const y = [];
+    const epochs = [];
+    for (let i = 0; i < run.costs.length && !Number.isNaN(run.costs[i]); i++) {
+      x.push(run.weights[2 * i]);
+      y.push(run.weights[2 * i + 1]);
+      epochs.push(i);
+    }
+    return { x, y, customdata: epochs };
+  }
+
+  function curveData(run) {
+    const x = [];
+    const y = [];
+    for (let i = 0; i < run.costs.length && !Number.isNaN(run.costs[i]); i++) {
+      x.push(i);
+      y.push(run.costs[i]);
+    }
+    return { x, y };
+  }
+
+  /* The cost axis: the map's costs and the paths' when the map was drawn, padded. */
+  function costRange(z, runs) {
+    let low = Infinity;
+    let high = -Infinity;
+    const include = (cost) => {
+      if (Number.isFinite(cost)) {
+        low = Math.min(low, cost);
+        high = Math.max(high, cost);
+      }
+    };
+    for (const row of z) row.forEach(include);
+    for (const run of runs) run.costs.forEach(include);
+    const pad = 0.05 * (high - low || 1);
+    return [low - pad, high + pad];
+  }
+
+  async function start() {
+    const roots = document.querySelectorAll(".losslandscape-live");
+    if (!roots.length) return;
+    document.head.append(element("style", {}, [STYLE]));
+    const registry = await window.losslandscape.registry();
+    for (const root of roots) {
+      panels.push(new Panel(root, JSON.parse(root.dataset.config), registry));
+    }
+  }
+
+  window.losslandscape.panels = panels;
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

@@ -158,10 +158,3 @@ def test_panel_retrains_and_redraws_when_a_control_moves(mnist):
     controls["methods"].value = ("Adam",)
     assert [t.visible for t in fig.data[1:]] == [False, False, True, True]
     assert "Adam:" in panel.status.value
-
-
-def test_live_panel_is_a_note_in_static_html(monkeypatch):
-    monkeypatch.setenv(lp.STATIC_ENV, "1")
-    note = widgets.live_panel(["Adam"])
-    assert isinstance(note, HTML)
-    assert "beta1" in note.data and "Jupyter" in note.data

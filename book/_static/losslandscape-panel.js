@@ -18,18 +18,17 @@
   const panels = [];
 
   const STYLE = `
-.ll-panel { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; align-items: flex-start; margin: 1rem 0; }
-.ll-controls { flex: 0 0 15rem; font-size: 0.85rem; }
-.ll-controls label, .ll-controls .ll-row { display: grid; grid-template-columns: 6.5rem 1fr 3.6rem;
-  align-items: center; gap: 0.3rem; margin: 0.15rem 0; }
+.ll-panel { margin: 1rem 0; font-size: 0.85rem; }
+.ll-controls { display: grid; grid-template-columns: repeat(auto-fill, minmax(17rem, 1fr)); gap: 0.2rem 1.2rem; }
+.ll-controls label { display: grid; grid-template-columns: 6.5rem 1fr 3.8rem; align-items: center; gap: 0.3rem; margin: 0.1rem 0; }
 .ll-controls output { font-variant-numeric: tabular-nums; text-align: right; }
-.ll-controls fieldset { border: 1px solid #ccc; border-radius: 4px; margin: 0.3rem 0; padding: 0.1rem 0.4rem 0.3rem; }
+.ll-controls fieldset { border: 1px solid #ccc; border-radius: 4px; margin: 0.2rem 0; padding: 0.1rem 0.4rem 0.2rem; }
 .ll-controls legend { font-size: 0.85rem; padding: 0 0.2rem; width: auto; float: none; margin: 0; }
 .ll-controls input[type="range"] { width: 100%; }
-.ll-controls button { font-size: 0.8rem; margin: 0.2rem 0.2rem 0 0; padding: 0.1rem 0.4rem; }
-.ll-start { margin: 0.4rem 0 0.2rem; }
-.ll-status { margin-top: 0.4rem; font-size: 0.8rem; line-height: 1.35; font-variant-numeric: tabular-nums; }
-.ll-figure { flex: 1 1 28rem; min-width: 0; cursor: crosshair; }
+.ll-wide { grid-column: 1 / -1; display: flex; flex-wrap: wrap; align-items: baseline; gap: 0.3rem 0.6rem; margin-top: 0.3rem; }
+.ll-wide button { font-size: 0.8rem; padding: 0.1rem 0.5rem; }
+.ll-status { grid-column: 1 / -1; margin-top: 0.3rem; line-height: 1.35; font-variant-numeric: tabular-nums; }
+.ll-figure { cursor: crosshair; }
 `;
 
   const format = (x, digits = 3) => (Math.abs(x) >= 1e4 ? x.toExponential(2) : x.toFixed(digits));
@@ -115,7 +114,7 @@
       });
       this.n = element("select", { "aria-label": "N images" });
       for (const n of registry.sizes) this.n.append(element("option", { value: n }, [n.toLocaleString("en")]));
-      this.startText = element("span");
+      this.startText = element("b");
       this.status = element("div", { class: "ll-status", "aria-live": "polite" });
       const button = (text, action) => {
         const node = element("button", { type: "button" }, [text]);
@@ -124,14 +123,15 @@
       };
       const controls = element("form", { class: "ll-controls" }, [
         this.lr.node,
-        ...groups.flat(),
         this.epochs.node,
         element("label", {}, ["N images", this.n, element("span")]),
-        element("p", { class: "ll-start" }, ["start ", this.startText, element("br"),
-          element("small", {}, ["click or drag on the map to move it"])]),
-        button("Keep these runs", () => this.keep()),
-        button("Clear kept runs", () => this.clearKept()),
-        button("Original settings", () => this.reset()),
+        ...groups.flat(),
+        element("div", { class: "ll-wide" }, [
+          element("span", {}, ["start ", this.startText, ": click or drag on the map to move it."]),
+          button("Keep these runs", () => this.keep()),
+          button("Clear kept runs", () => this.clearKept()),
+          button("Original settings", () => this.reset()),
+        ]),
         this.status,
       ]);
       controls.addEventListener("input", () => this.schedule());

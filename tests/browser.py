@@ -55,6 +55,11 @@ class Page:
         self.page.wait_for_function(
             "[...document.querySelectorAll('.js-plotly-plot')].every(gd => gd._fullLayout)"
         )
+        # Live panels draw their figure once the model's arrays have arrived.
+        self.page.wait_for_function(
+            "[...document.querySelectorAll('.losslandscape-live')]"
+            ".every(panel => panel.querySelector('.js-plotly-plot')?._fullLayout)"
+        )
         self.page.wait_for_function("!window.MathJax || window.MathJax.startup?.promise")
         self.page.evaluate("window.MathJax?.startup?.promise")
 

@@ -7,17 +7,17 @@ import pytest
 
 from tests.browser import SCREENSHOTS, Page
 
-# Plotly figures per chapter: what each chapter's code draws.
+# Plotly figures per chapter: what each chapter's code draws, live panels included.
 FIGURES = {
     "01_introduction": 1,
     "02_landscape": 2,
-    "03_sgd": 3,
-    "04_momentum": 3,
-    "05_nesterov": 3,
-    "06_adagrad": 2,
-    "07_rmsprop": 3,
-    "08_adam": 4,
-    "09_race": 2,
+    "03_sgd": 4,
+    "04_momentum": 4,
+    "05_nesterov": 4,
+    "06_adagrad": 3,
+    "07_rmsprop": 4,
+    "08_adam": 5,
+    "09_race": 3,
     "10_seed_notes": 6,
 }
 

@@ -1,5 +1,7 @@
 """The figures and panels: axis titles, traces, frames, pairing, colours, live recompute."""
 
+import dataclasses
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -49,8 +51,11 @@ def test_contour_race_has_titled_axes_no_rainbow_and_a_frame_every_20_epochs(sur
     fig = lp.race_contour_figure(surface, runs, every=20)
     assert fig.layout.xaxis.title.text == W250 and fig.layout.yaxis.title.text == W251
     assert fig.layout.xaxis2.title.text == "epoch" and fig.layout.yaxis2.title.text == "cost"
-    assert fig.data[0].type == "contour"
-    assert fig.data[0].colorscale == tuple(tuple(c) for c in lp.BACKDROP_SCALE)
+    # The map is a picture under the plot; trace 0 carries its colour bar and tooltips.
+    assert fig.data[0].type == "scatter" and fig.data[0].marker.opacity == 0
+    assert fig.data[0].marker.colorscale == tuple(tuple(c) for c in lp.BACKDROP_SCALE)
+    assert fig.layout.images[0].source.startswith("data:image/png;base64,")
+    assert fig.layout.images[0].layer == "below"
     assert len(fig.data) == 1 + 3 * len(runs)
     assert [f.name for f in fig.frames] == [str(e) for e in range(0, 1001, 20)]
     assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["▶ Play", "❚❚ Pause"]
@@ -81,7 +86,7 @@ def test_3d_race_animates_paths_at_their_costs(surface, runs):
     assert fig.layout.scene.zaxis.title.text == "cost"
     assert len(fig.frames) == 51
     assert fig.layout.updatemenus[0].buttons[0].args[1]["frame"]["redraw"] is True
-    dz = 0.03 * np.ptp(surface.z)
+    dz = 0.03 * np.ptp(surface.covering(runs).z)  # of the surface drawn
     last = fig.frames[-1]
     for i, run in enumerate(runs):
         assert last.traces[2 * i : 2 * i + 2] == (2 + 3 * i, 3 + 3 * i)
@@ -158,3 +163,148 @@ def test_panel_retrains_and_redraws_when_a_control_moves(mnist):
     controls["methods"].value = ("Adam",)
     assert [t.visible for t in fig.data[1:]] == [False, False, True, True]
     assert "Adam:" in panel.status.value
+
+
+def _map_ranges(fig):
+    """The map's drawn extent and the axes' ranges, for each figure kind."""
+    if fig.data[0].type == "surface":
+        scene = fig.layout.scene
+        x, y = np.asarray(fig.data[0].x), np.asarray(fig.data[0].y)
+        return (x, y), (scene.xaxis.range, scene.yaxis.range)
+    if fig.layout.images:
+        image = fig.layout.images[0]
+        x = np.array([image.x, image.x + image.sizex])
+        y = np.array([image.y - image.sizey, image.y])
+    else:
+        x, y = np.asarray(fig.data[0].x), np.asarray(fig.data[0].y)
+    return (x, y), (fig.layout.xaxis.range, fig.layout.yaxis.range)
+
+
+def _figures(surface, runs):
+    labels = [str(i) for i in range(len(runs))]
+    return {
+        "trajectory": lp.trajectory_figure(surface, runs),
+        "race_contour": lp.race_contour_figure(surface, runs),
+        "race_3d": lp.race_3d_figure(surface, runs),
+        "sweep": lp.sweep_figure(surface, runs, labels, prefix="run "),
+    }
+
+
+def test_every_map_covers_every_path_drawn_on_it(surface, runs):
+    points = np.concatenate([run.weights for run in runs])
+    assert points[:, 0].max() > ll.SEED_W_A[-1]  # the paths do leave the original grid
+    for kind, fig in _figures(surface, runs).items():
+        (x, y), (x_range, y_range) = _map_ranges(fig)
+        assert x.min() <= points[:, 0].min() and points[:, 0].max() <= x.max(), kind
+        assert y.min() <= points[:, 1].min() and points[:, 1].max() <= y.max(), kind
+        # The axes show the map and nothing beyond it: no blank strip.
+        np.testing.assert_allclose([*x_range, *y_range], [x.min(), x.max(), y.min(), y.max()])
+        assert not fig.layout.annotations or "leaves" not in fig.layout.annotations[-1].text
+
+
+def test_a_map_grows_at_its_own_spacing_and_keeps_its_values(landscape, surface, runs):
+    grown = surface.covering(runs)
+    step = ll.SEED_W_A[1] - ll.SEED_W_A[0]
+    np.testing.assert_allclose(np.diff(grown.w_a), step)
+    np.testing.assert_array_equal(grown.w_a[: len(ll.SEED_W_A)], ll.SEED_W_A)
+    np.testing.assert_allclose(grown.z, landscape.grid(grown.w_a, grown.w_b))
+    assert grown.w_a[-2] < np.nanmax([run.weights[:, 0].max() for run in runs]) <= grown.w_a[-1]
+    assert surface.covering([runs[0]]) is surface  # SGD stays on the original grid
+
+
+def test_a_run_that_flies_off_is_named_instead_of_drawing_a_gigantic_map(surface, runs):
+    weights = runs[0].weights.copy()
+    weights[500] = [1e30, -1e30]
+    weights[501:] = np.nan  # diverged: the rows after the blow-up are NaN
+    wild = dataclasses.replace(runs[0], method="wild", weights=weights, diverged_at=501)
+    for kind, fig in _figures(surface, [runs[1], wild]).items():
+        (x, _), _ = _map_ranges(fig)
+        width = ll.SEED_W_A[-1] - ll.SEED_W_A[0]
+        assert x.max() - x.min() <= (1 + 2 * lp.MAX_GROWTH) * width + 1e-9, kind
+        names = {"sweep": "run 1"}.get(kind, "wild")
+        assert fig.layout.annotations[-1].text.endswith(f"leaves the map: {names}"), kind
+
+
+def test_a_bare_grid_is_drawn_as_it_is_with_axes_widened_to_the_paths(surface, runs):
+    bare = lp.Surface(surface.w_a, surface.w_b, surface.z, surface.n_samples)
+    fig = lp.trajectory_figure(bare, runs)
+    np.testing.assert_array_equal(fig.data[0].x, ll.SEED_W_A)
+    ends = np.nanmax(np.concatenate([run.weights for run in runs]), axis=0)
+    assert fig.layout.xaxis.range[1] == ends[0] and fig.layout.yaxis.range[1] == 18.0
+
+
+def test_sweep_keeps_one_cost_scale_for_every_step(landscape, surface):
+    runs = ll.train(landscape, ["SGD"], lrs=[1, 10, 100])
+    fig = lp.sweep_figure(surface, runs, ["1", "10", "100"], prefix="lr = ")
+    costs = np.concatenate([run.costs for run in runs])
+    low, high = fig.layout.yaxis2.range
+    assert low < costs.min() and costs.max() < high
+    assert fig.layout.xaxis2.range == (0, 1000)
+    # The slider changes visibility only, never a range.
+    assert all(set(step.args[0]) == {"visible"} for step in fig.layout.sliders[0].steps)
+
+
+def test_path_tooltips_give_the_weights_and_the_cost_of_each_point(surface, runs):
+    methods = [run.method for run in runs]
+    names = {"sweep": [f"run {i}" for i in range(len(runs))]}
+    names = {kind: names.get(kind, methods) for kind in _figures(surface, runs[:1])}
+    for kind, fig in _figures(surface, runs).items():
+        # Every path and current point: all traces but the map and the cost curves.
+        paths = [
+            t
+            for t in fig.data[1:]
+            if t.hoverinfo != "skip" and t.to_plotly_json().get("yaxis") != "y2"
+        ]
+        assert paths, kind
+        for trace in paths:
+            assert "%{x" in trace.hovertemplate and "%{y" in trace.hovertemplate, kind
+            assert "cost %{customdata[1]" in trace.hovertemplate, kind
+            run = runs[names[kind].index(trace.legendgroup)]
+            epochs = np.asarray(trace.customdata)[:, 0].astype(int)
+            np.testing.assert_array_equal(np.asarray(trace.customdata)[:, 1], run.costs[epochs])
+            np.testing.assert_array_equal(trace.x, run.weights[epochs, 0])
+
+
+def test_3d_race_tells_paths_apart_by_width_and_dash_and_looks_across_the_valley(surface, runs):
+    fig = lp.race_3d_figure(surface, runs)
+    moving = fig.data[2::3]
+    assert len({t.line.width for t in moving}) == len(runs)
+    assert len({t.line.dash for t in moving}) == len(runs)
+    eye = fig.layout.scene.camera.eye
+    # The valley runs along w_a: the camera looks along w_b, from above.
+    assert abs(eye.y) > 2 * abs(eye.x) and eye.z > 0
+    assert fig.layout.scene.aspectratio.x > fig.layout.scene.aspectratio.y
+
+
+def test_players_put_play_pause_above_the_slider(surface, runs):
+    for fig in (lp.race_contour_figure(surface, runs), lp.race_3d_figure(surface, runs)):
+        buttons, slider = fig.layout.updatemenus[0], fig.layout.sliders[0]
+        assert buttons.y == slider.y and slider.pad.t > buttons.pad.t + 30
+
+
+def test_surfaces_slider_can_share_one_colour_scale(mnist):
+    surfaces = [lp.Surface.of(ll.Landscape(n, data=mnist), [0, 1, 2], [0, 1]) for n in (10, 20)]
+    fig = lp.surfaces_slider_figure(surfaces, shared_scale=True)
+    low = min(s.z.min() for s in surfaces)
+    high = max(s.z.max() for s in surfaces)
+    for trace in fig.data:
+        assert trace.zmin <= low and high <= trace.zmax
+        assert (trace.contours.start, trace.contours.size) == (
+            fig.data[0].contours.start,
+            fig.data[0].contours.size,
+        )
+
+
+def test_landscape_cameras_are_linked_live_and_in_static_html(mnist, surface, monkeypatch):
+    other = lp.Surface.of(ll.Landscape(1000, data=mnist), ll.SEED_W_A, ll.SEED_W_B)
+    fig = lp.landscape_figure([surface, other])
+    monkeypatch.delenv(lp.STATIC_ENV, raising=False)
+    widget = lp.show(fig, "landscape")
+    assert isinstance(widget, go.FigureWidget)
+    widget.layout.scene.camera = {"eye": {"x": 0.1, "y": -2.5, "z": 0.3}}
+    assert widget.layout.scene2.camera.eye.to_plotly_json() == {"x": 0.1, "y": -2.5, "z": 0.3}
+    monkeypatch.setenv(lp.STATIC_ENV, "1")
+    html = lp.show(fig, "landscape").data
+    assert 'getElementById("landscape")' in html and "plotly_relayouting" in html
+    single = lp.show(lp.race_3d_figure(surface, [ll.train(ll.Landscape(100, data=mnist))[0]]), "x")
+    assert "plotly_relayouting" not in single.data

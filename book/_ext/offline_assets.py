@@ -1,8 +1,18 @@
 """Make the built book work offline and keep its pages small.
 
-- One copy of ``plotly.min.js`` (from the installed plotly package, so the 4.8 MB file is
-  not committed) is shipped in ``_static`` and loaded by every page; the chapters' figures
-  are HTML that does not embed it (see ``losslandscape.plotting.show``).
+- MathJax comes from the book's own ``_static/mathjax``, and only the part the pages use:
+  the one entry script Sphinx loads (``tex-chtml.js``: TeX input with amsmath, CommonHTML
+  output, the menu), the web fonts that output fetches for the glyphs it draws, and the
+  TeX extensions its autoload fetches when a formula uses their macros. The files come
+  from the pinned sphinx-mathjax-offline package (MathJax 3.2.2), which is not loaded as
+  an extension: it would copy all 24 MB of MathJax. Not shipped: what only the reader's
+  menu choices fetch (the SVG renderer, the accessibility explorer and speech).
+- Each page gets the scripts its body needs and no others (``PAGE_SCRIPTS``): plotly.js
+  (4.8 MB) only on pages that show a plotly figure. One copy of ``plotly.min.js`` (from
+  the installed plotly package, so the file is not committed) is shipped in ``_static``;
+  the chapters' figures are HTML that does not embed it (see ``losslandscape.plotting.show``).
+- The themes' source maps and translation catalogues, which no page fetches, are dropped
+  from ``_static`` (3.4 MB and 0.7 MB).
 - sphinx-thebe's inline configuration, added twice to every page by jupyter-book 1.0.4,
   is kept once: declared twice, its ``const`` throws a JavaScript error on every page.
 - The kernels that execute the chapters inherit two environment variables: the static-HTML
@@ -17,6 +27,7 @@
 import os
 import shutil
 import tempfile
+from importlib.metadata import distribution
 from pathlib import Path
 
 import plotly
@@ -25,6 +36,26 @@ from losslandscape.data import ENV_VAR, bundled_path
 from losslandscape.plotting import STATIC_ENV
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+_MATHJAX_PACKAGE = distribution("sphinx-mathjax-offline")
+MATHJAX = Path(_MATHJAX_PACKAGE.locate_file("sphinx-mathjax-offline/static/mathjax"))
+MATHJAX_ENTRY = "tex-chtml.js"
+# What the entry script fetches while it typesets, relative to it: the fonts of its output
+# (which ones depends on the glyphs drawn) and the TeX extensions that autoload brings in when
+# a formula uses their macros (all-packages.js is loaded only when configured, never by autoload).
+MATHJAX_FILES = [MATHJAX_ENTRY, "output/chtml/fonts/woff-v2", "input/tex/extensions"]
+MATHJAX_UNUSED = shutil.ignore_patterns("all-packages.js")
+
+# What the themes put in _static that no page fetches: source maps (only a browser's developer
+# tools read them) and translation catalogues (applied when the pages are written).
+UNFETCHED = ["**/*.map", "locales"]
+
+# A marker in a page's rendered body -> the scripts from _static that page loads, in
+# <head>: synchronously, so they run before the body's inline scripts that use them
+# (a figure's script calls Plotly.newPlot while the page parses).
+PAGE_SCRIPTS = {
+    'class="plotly-graph-div"': ["plotly.min.js", "plotly-interrupts.js"],
+}
 
 KERNEL_CONFIG = """\
 import logging
@@ -47,17 +78,54 @@ def setup(app):
     app.connect("build-finished", lambda app, exception: shutil.rmtree(profile.parent))
     os.environ[STATIC_ENV] = "1"
     os.environ.setdefault(ENV_VAR, str(bundled_path()))
-    # Loaded in <head>, before the figures' inline scripts call Plotly.newPlot.
-    app.add_js_file("plotly.min.js")
-    app.add_js_file("plotly-interrupts.js")  # from book/_static
+    app.connect("config-inited", _use_own_mathjax)
+    app.connect("builder-inited", _copy_assets)
+    app.connect("html-page-context", _add_page_scripts)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
-    app.connect("build-finished", _copy_plotly)
+    app.connect("build-finished", _drop_unfetched)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
-def _copy_plotly(app, exception):
+def _use_own_mathjax(app, config):
+    config.mathjax_path = f"mathjax/{MATHJAX_ENTRY}"
+
+
+def _copy_assets(app):
+    """Copy before the pages are written, so their ``?v=`` digests are those of these files."""
+    if app.builder.format != "html":
+        return
+    static = Path(app.outdir) / "_static"
+    static.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PLOTLY_JS, static / PLOTLY_JS.name)
+    # Replaced whole, so an output folder built before keeps no MathJax the pages do not use.
+    shutil.rmtree(static / "mathjax", ignore_errors=True)
+    for name in MATHJAX_FILES:
+        source, target = MATHJAX / name, static / "mathjax" / name
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=MATHJAX_UNUSED)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+
+
+def _drop_unfetched(app, exception):
     if exception is None and app.builder.format == "html":
-        shutil.copyfile(PLOTLY_JS, Path(app.outdir) / "_static" / PLOTLY_JS.name)
+        for pattern in UNFETCHED:
+            for path in (Path(app.outdir) / "_static").glob(pattern):
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+
+
+def _add_page_scripts(app, pagename, templatename, context, doctree):
+    body = context.get("body", "")
+    for marker, scripts in PAGE_SCRIPTS.items():
+        if marker in body:
+            for script in scripts:
+                # The builder's list is reset for every page (as sphinx.ext.mathjax relies on);
+                # app.add_js_file would also register the script for the whole build.
+                app.builder.add_js_file(script)
 
 
 def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):

@@ -3,14 +3,14 @@
 ``losslandscape.twin.export`` writes the registry and each N's arrays into
 ``_static/losslandscape/`` from the data the chapters run on (the bundled subset, see
 ``offline_assets``); ``losslandscape.js`` (the model) and ``losslandscape-panel.js`` (the
-controls) load only on pages whose body holds a panel.
+controls) load only on pages whose body holds a panel, after plotly.js, which draws it.
 """
 
 from pathlib import Path
 
 from losslandscape import twin
 
-SCRIPTS = ("losslandscape.js", "losslandscape-panel.js")
+SCRIPTS = ("plotly.min.js", "plotly-interrupts.js", "losslandscape.js", "losslandscape-panel.js")
 
 
 def setup(app):
@@ -22,7 +22,9 @@ def setup(app):
 def _add_scripts(app, pagename, templatename, context, doctree):
     if twin.PANEL_CLASS in context.get("body", ""):
         for script in SCRIPTS:
-            app.add_js_file(script)
+            # This page only (app.add_js_file would add it to every later page too);
+            # offline_assets drops a plotly.js that the page's figures already asked for.
+            app.builder.add_js_file(script)
 
 
 def _export(app, exception):

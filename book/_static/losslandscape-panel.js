@@ -327,16 +327,17 @@
     }
   }
 
+  /* A path's points; customdata [epoch, cost] feeds the tooltip of plotting._path_hover. */
   function pathData(run) {
     const x = [];
     const y = [];
-    const epochs = [];
+    const customdata = [];
     for (let i = 0; i < run.costs.length && !Number.isNaN(run.costs[i]); i++) {
       x.push(run.weights[2 * i]);
       y.push(run.weights[2 * i + 1]);
-      epochs.push(i);
+      customdata.push([i, run.costs[i]]);
     }
-    return { x, y, customdata: epochs };
+    return { x, y, customdata };
   }
 
   function curveData(run) {

@@ -168,7 +168,7 @@ def landscape_figure(
         )
         scene = _scene(surface)
         # The z axis's title sits left of its numbers: room for both.
-        scene["domain"] = {"x": [left, left + 0.85 * width], "y": [0, 0.92]}
+        scene["domain"] = {"x": [left, left + 0.83 * width], "y": [0, 0.92]}
         fig.update_scenes(scene, row=1, col=col)
     for annotation, col in zip(fig.layout.annotations, range(n), strict=True):
         annotation.x = (col + 0.43) * width
@@ -265,7 +265,7 @@ def race_3d_figure(
             colorscale=BACKDROP_SCALE,
             opacity=0.9,
             name=f"cost, N = {surface.n_samples:,}",
-            colorbar={"title": {"text": "cost"}, "len": 0.6, "thickness": 12, "x": 0.98},
+            colorbar={"title": {"text": "cost"}, "len": 0.6, "thickness": 12, "x": 0.93},
             hovertemplate=_surface_hover(surface),
         )
     )
@@ -343,7 +343,7 @@ def race_3d_figure(
             "camera": {"eye": {"x": 0.35, "y": -1.15, "z": 1.55}},
             "aspectmode": "manual",
             "aspectratio": {"x": 1.5, "y": 1.0, "z": 0.6},
-            "domain": {"y": [0, 0.93]},
+            "domain": {"x": [0, 0.9], "y": [0, 0.93]},  # the colour bar to its right
         },
         height=height,
         margin={"l": 0, "r": 0, "t": 30, "b": 0},

@@ -340,7 +340,7 @@ def race_3d_figure(
             "yaxis": {"title": {"text": label_b}, "range": range_b},
             # From above and across the valley (it runs along w_a, which the wide x axis shows
             # unshortened), so the valley's walls do not hide the paths on its floor.
-            "camera": {"eye": {"x": 0.35, "y": -1.15, "z": 1.55}},
+            "camera": {"eye": {"x": 0.4, "y": -1.35, "z": 1.75}, "center": {"z": -0.2}},
             "aspectmode": "manual",
             "aspectratio": {"x": 1.5, "y": 1.0, "z": 0.6},
             "domain": {"x": [0, 0.9], "y": [0, 0.93]},  # the colour bar to its right

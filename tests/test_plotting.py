@@ -157,9 +157,12 @@ def test_panel_retrains_and_redraws_when_a_control_moves(mnist):
     assert not np.allclose(np.array(fig.data[3].x), adam_before)
     controls["epoch"].value = 50
     assert len(fig.data[1].x) == len(fig.data[2].y) == 51
-    z_before = np.array(fig.data[0].z)
     controls["n_samples"].value = 1000
-    assert not np.allclose(np.array(fig.data[0].z), z_before)
+    map_ = fig.data[0]
+    thousand = ll.Landscape(1000, data=mnist).grid(np.array(map_.x), np.array(map_.y))
+    np.testing.assert_allclose(np.array(map_.z), thousand, rtol=0, atol=1e-12)
+    controls["lr"].value = 300.0  # SGD runs far past the original grid's edge at 17
+    assert max(np.array(fig.data[1].x)) <= max(np.array(fig.data[0].x))
     controls["methods"].value = ("Adam",)
     assert [t.visible for t in fig.data[1:]] == [False, False, True, True]
     assert "Adam:" in panel.status.value

@@ -76,9 +76,13 @@ class OptimizerPanel:
     def update(self, change=None) -> None:
         """Retrain with the controls' values and redraw (called on every control change)."""
         runs = self._train()
+        surface = self._surface().covering(runs)
+        shown = self.figure.data[0]
+        new_n = change is not None and change["owner"] is self.controls["n_samples"]
         with self.figure.batch_update():
-            if change is not None and change["owner"] is self.controls["n_samples"]:
-                self.figure.data[0].z = self._surface().z
+            # A new N, or a path that left the map (it grows at its own spacing): redraw it.
+            if new_n or (len(surface.w_a), len(surface.w_b)) != (len(shown.x), len(shown.y)):
+                shown.update(surface.xyz)
             self._show(runs)
 
     def _make_controls(self, n_samples, lr, start, epochs) -> dict[str, w.Widget]:

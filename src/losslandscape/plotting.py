@@ -813,9 +813,10 @@ def _frame_epochs(runs: Sequence[Trajectory], every: int) -> list[int]:
 
 def _shown(run: Trajectory, epoch: int) -> np.ndarray:
     """Epochs drawn up to ``epoch``: all of the first 100 (where paths move fastest), then
-    every 5th, and ``epoch`` itself, to keep animation frames small."""
+    every 10th (the paths creep along the valley), and ``epoch`` itself, to keep animation
+    frames small."""
     epoch = min(epoch, run.epochs)
-    picked = np.r_[np.arange(min(epoch, 100) + 1), np.arange(100, epoch + 1, 5), epoch]
+    picked = np.r_[np.arange(min(epoch, 100) + 1), np.arange(100, epoch + 1, 10), epoch]
     return np.unique(picked)
 
 

@@ -43,17 +43,19 @@ def panel_config(markup: str) -> dict:
 
 
 def test_panel_carries_settings_and_an_empty_figure_frame(mnist):
-    markup = twin.panel_html(["Adam", "SGD"], lr=3.0, start=(1, 2), data=mnist, name="p")
+    # A start beyond the grid's edge: the frame must not carry a note about this first run.
+    markup = twin.panel_html(["Adam", "SGD"], lr=3.0, start=(60, 2), data=mnist, name="p")
     assert f'class="{twin.PANEL_CLASS}" id="p"' in markup
     config = panel_config(markup)
     assert config["methods"] == ["Adam", "SGD"] and config["lr"] == 3.0
-    assert config["start"] == [1.0, 2.0] and config["wA"] == [-15.0, 17.0]
+    assert config["start"] == [60.0, 2.0] and config["wA"] == [-15.0, 17.0]
     traces = config["figure"]["data"]
     # The map, then each method's path and cost curve, styled, with no numbers in the page.
     assert [t["type"] for t in traces] == ["contour"] + ["scatter"] * 4
     assert [t["name"] for t in traces[1::2]] == ["Adam", "SGD"]
     assert traces[1]["line"]["color"] == ll.OPTIMIZERS["Adam"].style.color
     assert all(len(t["x"]) == 0 for t in traces) and len(traces[0]["z"]) == 0
+    assert config["figure"]["layout"].get("annotations", []) == []
 
 
 def test_panel_refuses_methods_the_twin_cannot_train(mnist):

@@ -133,7 +133,9 @@ def panel_html(
     landscape = Landscape(n_samples, data=data)
     # One epoch gives the traces their styles; it also checks lr and start.
     runs = train(landscape, methods, starts=[start], lrs=[lr], epochs=1)
-    figure = trajectory_figure(Surface.of(landscape, w_a[:2], w_b[:2]), runs)
+    figure = trajectory_figure(Surface.of(landscape, w_a, w_b), runs)
+    # The page's own status line says when a path leaves the map, not a note of this frame.
+    figure.layout.annotations = ()
     for trace in figure.data:
         trace.x = trace.y = []
         if trace.type == "contour":

@@ -66,12 +66,18 @@ def server(book_html):
 
 
 @pytest.fixture(scope="session")
-def browser():
+def chromium():
+    """Playwright driving Debian's Chromium (its own browser download does not work here)."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.fail("chromium is not installed; run `make system` (apt-get install chromium)")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        yield p.chromium
+
+
+@pytest.fixture(scope="session")
+def browser(chromium):
+    browser = chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()

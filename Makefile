@@ -6,10 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 SYSTEM_PACKAGES := chromium bubblewrap
 
-NBGRADER := PATH=$(abspath $(BIN)):$$PATH $(BIN)/nbgrader
+NBGRADER := PATH=$(abspath $(BIN)):$$PATH $(abspath $(BIN))/nbgrader
 ASSIGNMENT := optimizers
+# The course folder grades and reports are read from (this one; tests pass another).
+COURSE ?= .
 
-.PHONY: book test lint bench system clean release autograde feedback grades
+.PHONY: book test lint bench system clean release autograde feedback grades report
 
 $(VENV)/installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,8 +62,14 @@ autograde: $(VENV)/installed system gradebook.db
 feedback: $(VENV)/installed
 	$(NBGRADER) generate_feedback $(ASSIGNMENT)
 
+# nbgrader's own CSV, and the same totals in the layout of Canvas's gradebook import.
 grades: $(VENV)/installed
-	$(NBGRADER) export --to grades.csv
+	cd $(COURSE) && $(NBGRADER) export --to grades.csv
+	$(abspath $(BIN))/python -m losslandscape.grading.report $(ASSIGNMENT) --course $(COURSE) --canvas
+
+# What the class got wrong: reports/$(ASSIGNMENT)/mistakes.csv and index.html.
+report: $(VENV)/installed
+	$(abspath $(BIN))/python -m losslandscape.grading.report $(ASSIGNMENT) --course $(COURSE)
 
 clean:
 	rm -rf _build artifacts

@@ -15,6 +15,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from losslandscape.grading.diagnosis import mistakes_for
+
+from .student_rules import CORRECT_OTHERWISE, OTHER_STATE_FORM, STUDENTS, answer_cell
+
 ROOT = Path(__file__).resolve().parents[1]
 RELEASE = ROOT / "assignments" / "optimizers" / "optimizers.ipynb"
 SOURCE = ROOT / "solutions" / "optimizers" / "optimizers.ipynb"
@@ -29,6 +33,8 @@ class Case:
     """Answer text per rule, in place of the reference solution's."""
     points: dict[str, float] = field(default_factory=dict)
     """Points per rule that differ from full marks (5)."""
+    diagnoses: dict[str, str] = field(default_factory=dict)
+    """The diagnosis the class report must give each rule, where the case knows it."""
 
 
 def _reference_answers() -> dict[str, str]:
@@ -90,6 +96,7 @@ CASES: dict[str, Case] = {
             "    return w - lr * m / (np.sqrt(v) + eps), m, v\n"
         },
         {"adam_step": 0},
+        {"adam_step": "adam-no-bias-correction"},
     ),
     "nesterov_as_momentum": Case(
         {
@@ -98,6 +105,7 @@ CASES: dict[str, Case] = {
             "    return w - lr * velocity, velocity\n"
         },
         {"nesterov_step": 0},
+        {"nesterov_step": "nesterov-as-momentum"},
     ),
     "rmsprop_eps_inside_sqrt": Case(
         {
@@ -106,9 +114,12 @@ CASES: dict[str, Case] = {
             "    return w - lr * grad / np.sqrt(sq_avg + eps), sq_avg\n"
         },
         {"rmsprop_step": 0},
+        {"rmsprop_step": "rmsprop-eps-inside"},
     ),
     "sgd_sign_flipped": Case(
-        {"sgd_step": "def sgd_step(w, grad, lr):\n    return w + lr * grad\n"}, {"sgd_step": 0}
+        {"sgd_step": "def sgd_step(w, grad, lr):\n    return w + lr * grad\n"},
+        {"sgd_step": 0},
+        {"sgd_step": "sgd-ascent"},
     ),
     "hardcoded_visible": Case(
         {
@@ -397,6 +408,37 @@ CASES: dict[str, Case] = {
         {"sgd_step": _correct_if("sgd_step", "w.size <= 12", "")}, {"sgd_step": 3}
     ),
 }
+
+
+def _mistake_cases() -> dict[str, Case]:
+    """Every mistake of the catalogue, in both versions a student wrote, as submissions.
+
+    Case ``mistakes_<version><k>`` answers each rule with its k-th mistake in that
+    version; a rule with fewer than k mistakes is answered by a correct rule written
+    otherwise than the library's, which must earn full marks and no diagnosis (or,
+    where it keeps its state in another library's form, lose the steps tests' points).
+    """
+    cases = {}
+    most = max(len(mistakes_for(rule)) for rule in RULES)
+    for version in (0, 1):
+        for k in range(most):
+            answers, points, diagnoses = {}, {}, {}
+            for rule in RULES:
+                mistakes = mistakes_for(rule)
+                if k < len(mistakes):
+                    step = STUDENTS[mistakes[k].id][version]
+                    points[rule], diagnoses[rule] = 0, mistakes[k].id
+                else:
+                    others = CORRECT_OTHERWISE[rule]
+                    step, diagnoses[rule] = others[(k + version) % len(others)], ""
+                    if step in OTHER_STATE_FORM:  # the right path, the state in another form
+                        points[rule], diagnoses[rule] = 3, "steps"
+                answers[rule] = answer_cell(step, rule)
+            cases[f"mistakes_{'ab'[version]}{k + 1}"] = Case(answers, points, diagnoses)
+    return cases
+
+
+CASES.update(_mistake_cases())
 
 # Notebook surgery is undone: the answers are graded as they are.
 SURGERY: dict[str, tuple[str, Case]] = {

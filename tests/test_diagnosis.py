@@ -1,8 +1,9 @@
 """Diagnosis by trajectory: each common mistake is named from the paths it leaves (fast).
 
-Every student rule here is written by hand, as a student would write it, and
-none calls the catalogue: the diagnosis must recognise a mistake by its path,
-whatever the algebra.
+The student rules (``tests/student_rules.py``) are written by hand, as students
+write them, and none calls the catalogue: the diagnosis must recognise a mistake
+by its path, whatever the algebra. The last part checks the diagnosis where
+students meet it: in the checks their test cells call, and in ``self_check``.
 """
 
 import ast
@@ -18,363 +19,7 @@ from losslandscape import grading, optimizers
 from losslandscape.grading import diagnosis
 from losslandscape.grading.diagnosis import CATALOGUE, MISTAKES, diagnose
 
-# --- Two versions of every mistake in the catalogue --------------------------
-
-
-def sgd_ascent_a(w, grad, lr):
-    step = lr * grad
-    return w + step
-
-
-def sgd_ascent_b(w, grad, lr):
-    new_w = w.copy()
-    new_w += np.multiply(lr, grad)
-    return new_w
-
-
-def sgd_lr_squared_a(w, grad, lr):
-    return w - lr**2 * grad
-
-
-def sgd_lr_squared_b(w, grad, lr):
-    step = lr * grad
-    return w - lr * step
-
-
-def sgd_no_lr_a(w, grad, lr):
-    return np.subtract(w, grad)
-
-
-def sgd_no_lr_b(w, grad, lr):
-    new_w = w.copy()
-    new_w -= grad
-    return new_w
-
-
-def momentum_ascent_a(w, grad, velocity, lr, rho):
-    v = rho * velocity + lr * grad  # the velocity in Keras's units, sign flipped
-    return w + v, v
-
-
-def momentum_ascent_b(w, grad, velocity, lr, rho):
-    velocity = np.multiply(rho, velocity) + grad
-    w_new = w + lr * velocity
-    return w_new, velocity
-
-
-def momentum_lr_squared_a(w, grad, velocity, lr, rho):
-    v = rho * velocity + grad
-    return w - lr * lr * v, v
-
-
-def momentum_lr_squared_b(w, grad, velocity, lr, rho):
-    v = rho * velocity - lr * grad
-    return w + lr * v, v
-
-
-def momentum_no_lr_a(w, grad, velocity, lr, rho):
-    v = velocity * rho
-    v = v + grad
-    return np.subtract(w, v), v
-
-
-def momentum_no_lr_b(w, grad, velocity, lr, rho):
-    v = rho * velocity - grad
-    return w + v, v
-
-
-def momentum_state_unchanged_a(w, grad, velocity, lr, rho):
-    v = rho * velocity + grad
-    return w - lr * v, velocity
-
-
-def momentum_state_unchanged_b(w, grad, velocity, lr, rho):
-    new_w = w - lr * (rho * velocity + grad)
-    return new_w, np.copy(velocity)
-
-
-def momentum_dampened_a(w, grad, velocity, lr, rho):
-    v = rho * velocity + (1 - rho) * grad
-    return w - lr * v, v
-
-
-def momentum_dampened_b(w, grad, velocity, lr, rho):
-    v = velocity + (1 - rho) * (grad - velocity)  # a moving average of the gradients
-    return w - lr * v, v
-
-
-def nesterov_ascent_a(w, grad, velocity, lr, rho):
-    v_new = rho * velocity - lr * grad
-    return w - v_new - rho * (v_new - velocity), v_new
-
-
-def nesterov_ascent_b(w, grad, velocity, lr, rho):
-    velocity_new = rho * velocity + lr * grad
-    w_new = w + (1 + rho) * velocity_new - rho * velocity
-    return w_new, velocity_new
-
-
-def nesterov_lr_squared_a(w, grad, velocity, lr, rho):
-    v = rho * velocity - lr * lr * grad
-    return w + v + rho * (v - velocity), v
-
-
-def nesterov_lr_squared_b(w, grad, velocity, lr, rho):
-    v = rho * velocity - lr * grad
-    return w + lr * ((1 + rho) * v - rho * velocity), v
-
-
-def nesterov_no_lr_a(w, grad, velocity, lr, rho):
-    v = rho * velocity - grad
-    return w + (1 + rho) * v - rho * velocity, v
-
-
-def nesterov_no_lr_b(w, grad, velocity, lr, rho):
-    v_prev = velocity.copy()
-    v = velocity * rho
-    v -= grad
-    return w + v + rho * (v - v_prev), v
-
-
-def nesterov_state_unchanged_a(w, grad, velocity, lr, rho):
-    new_v = rho * velocity - lr * grad
-    return w + (1 + rho) * new_v - rho * velocity, velocity
-
-
-def nesterov_state_unchanged_b(w, grad, velocity, lr, rho):
-    v = rho * velocity - lr * grad
-    step = v + rho * (v - velocity)
-    return w + step, np.zeros_like(velocity)
-
-
-def nesterov_as_momentum_a(w, grad, velocity, lr, rho):
-    v = rho * velocity - lr * grad
-    return w + v, v
-
-
-def nesterov_as_momentum_b(w, grad, velocity, lr, rho):
-    v = rho * velocity + grad  # PyTorch's plain momentum
-    return w - lr * v, v
-
-
-def rmsprop_ascent_a(w, grad, sq_avg, lr, rho, eps):
-    s = rho * sq_avg + (1 - rho) * grad**2
-    return w + lr * grad / (np.sqrt(s) + eps), s
-
-
-def rmsprop_ascent_b(w, grad, sq_avg, lr, rho, eps):
-    s = sq_avg * rho + (1 - rho) * np.square(grad)
-    step = lr * grad / (s**0.5 + eps)
-    return w + step, s
-
-
-def rmsprop_lr_squared_a(w, grad, sq_avg, lr, rho, eps):
-    s = rho * sq_avg + (1 - rho) * grad * grad
-    return w - lr * lr * grad / (np.sqrt(s) + eps), s
-
-
-def rmsprop_lr_squared_b(w, grad, sq_avg, lr, rho, eps):
-    s = rho * sq_avg + (1 - rho) * grad**2
-    step = lr * grad / (np.sqrt(s) + eps)
-    return w - lr * step, s
-
-
-def rmsprop_no_lr_a(w, grad, sq_avg, lr, rho, eps):
-    s = rho * sq_avg + (1 - rho) * grad**2
-    return w - grad / (np.sqrt(s) + eps), s
-
-
-def rmsprop_no_lr_b(w, grad, sq_avg, lr, rho, eps):
-    s = sq_avg + (1 - rho) * (np.square(grad) - sq_avg)
-    return w - np.divide(grad, np.sqrt(s) + eps), s
-
-
-def rmsprop_state_unchanged_a(w, grad, sq_avg, lr, rho, eps):
-    s = rho * sq_avg + (1 - rho) * grad * grad
-    return w - lr * grad / (np.sqrt(s) + eps), sq_avg
-
-
-def rmsprop_state_unchanged_b(w, grad, sq_avg, lr, rho, eps):
-    denominator = np.sqrt(rho * sq_avg + (1 - rho) * grad**2) + eps
-    return w - lr * grad / denominator, sq_avg.copy()
-
-
-def rmsprop_no_one_minus_rho_a(w, grad, sq_avg, lr, rho, eps):
-    s = rho * sq_avg + grad**2
-    return w - lr * grad / (np.sqrt(s) + eps), s
-
-
-def rmsprop_no_one_minus_rho_b(w, grad, sq_avg, lr, rho, eps):
-    s = sq_avg * rho
-    s = s + np.square(grad)
-    return w - lr * grad / (s**0.5 + eps), s
-
-
-def rmsprop_eps_inside_a(w, grad, sq_avg, lr, rho, eps):
-    s = rho * sq_avg + (1 - rho) * grad**2
-    return w - lr * grad / np.sqrt(s + eps), s
-
-
-def rmsprop_eps_inside_b(w, grad, sq_avg, lr, rho, eps):
-    s = sq_avg + (1 - rho) * (grad * grad - sq_avg)
-    return w - lr * grad * (s + eps) ** -0.5, s
-
-
-def adam_ascent_a(w, grad, m, v, t, lr, beta1, beta2, eps):
-    m = beta1 * m + (1 - beta1) * grad
-    v = beta2 * v + (1 - beta2) * grad**2
-    return w + lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps), m, v
-
-
-def adam_ascent_b(w, grad, m, v, t, lr, beta1, beta2, eps):
-    m_new = m * beta1 + grad * (1 - beta1)
-    v_new = v * beta2 + np.square(grad) * (1 - beta2)
-    m_hat = m_new / (1 - np.power(beta1, t))
-    v_hat = v_new / (1 - np.power(beta2, t))
-    return w + lr * m_hat / (v_hat**0.5 + eps), m_new, v_new
-
-
-def adam_lr_squared_a(w, grad, m, v, t, lr, beta1, beta2, eps):
-    m = beta1 * m + (1 - beta1) * grad
-    v = beta2 * v + (1 - beta2) * grad * grad
-    m_hat = m / (1 - beta1**t)
-    v_hat = v / (1 - beta2**t)
-    return w - lr * lr * m_hat / (np.sqrt(v_hat) + eps), m, v
-
-
-def adam_lr_squared_b(w, grad, m, v, t, lr, beta1, beta2, eps):
-    m = beta1 * m + (1 - beta1) * grad
-    v = beta2 * v + (1 - beta2) * grad**2
-    step = lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
-    return w - lr * step, m, v
-
-
-def adam_no_lr_a(w, grad, m, v, t, lr, beta1, beta2, eps):
-    m = beta1 * m + (1 - beta1) * grad
-    v = beta2 * v + (1 - beta2) * grad**2
-    m_hat = m / (1 - beta1**t)
-    v_hat = v / (1 - beta2**t)
-    return w - m_hat / (np.sqrt(v_hat) + eps), m, v
-
-
-def adam_no_lr_b(w, grad, m, v, t, lr, beta1, beta2, eps):
-    m_new = m + (1 - beta1) * (grad - m)
-    v_new = v + (1 - beta2) * (grad**2 - v)
-    step = (m_new / (1 - beta1**t)) / ((v_new / (1 - beta2**t)) ** 0.5 + eps)
-    return np.subtract(w, step), m_new, v_new
-
-
-def adam_state_unchanged_a(w, grad, m, v, t, lr, beta1, beta2, eps):
-    m_new = beta1 * m + (1 - beta1) * grad
-    v_new = beta2 * v + (1 - beta2) * grad**2
-    m_hat = m_new / (1 - beta1**t)
-    v_hat = v_new / (1 - beta2**t)
-    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
-
-
-def adam_state_unchanged_b(w, grad, m, v, t, lr, beta1, beta2, eps):
-    m_hat = (beta1 * m + (1 - beta1) * grad) / (1 - beta1**t)
-    v_hat = (beta2 * v + (1 - beta2) * grad * grad) / (1 - beta2**t)
-    return w - lr * m_hat / (v_hat**0.5 + eps), np.zeros_like(m), np.zeros_like(v)
-
-
-def adam_no_bias_correction_a(w, grad, m, v, t, lr, beta1, beta2, eps):
-    m = beta1 * m + (1 - beta1) * grad
-    v = beta2 * v + (1 - beta2) * grad**2
-    return w - lr * m / (np.sqrt(v) + eps), m, v
-
-
-def adam_no_bias_correction_b(w, grad, m, v, t, lr, beta1, beta2, eps):
-    m_new = m * beta1 + grad * (1 - beta1)
-    v_new = v * beta2 + np.square(grad) * (1 - beta2)
-    return w - lr * m_new / (v_new**0.5 + eps), m_new, v_new
-
-
-def adam_betas_swapped_a(w, grad, m, v, t, lr, beta1, beta2, eps):
-    m = beta2 * m + (1 - beta2) * grad
-    v = beta1 * v + (1 - beta1) * grad**2
-    m_hat = m / (1 - beta2**t)
-    v_hat = v / (1 - beta1**t)
-    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
-
-
-def adam_betas_swapped_b(w, grad, m, v, t, lr, beta2, beta1, eps):  # the parameters swapped
-    m = beta1 * m + (1 - beta1) * grad
-    v = beta2 * v + (1 - beta2) * grad * grad
-    m_hat = m / (1 - beta1**t)
-    v_hat = v / (1 - beta2**t)
-    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
-
-
-def adam_epsilon_hat_a(w, grad, m, v, t, lr, beta1, beta2, eps):
-    m = beta1 * m + (1 - beta1) * grad
-    v = beta2 * v + (1 - beta2) * grad**2
-    alpha_t = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
-    return w - alpha_t * m / (np.sqrt(v) + eps), m, v
-
-
-def adam_epsilon_hat_b(w, grad, m, v, t, lr, beta1, beta2, eps):
-    m_new = m + (1 - beta1) * (grad - m)
-    v_new = v + (1 - beta2) * (grad * grad - v)
-    lr_t = lr * (1 - beta2**t) ** 0.5 / (1 - beta1**t)
-    return w - lr_t * m_new / (v_new**0.5 + eps), m_new, v_new
-
-
-STUDENTS = {
-    mistake.id: tuple(globals()[f"{mistake.id.replace('-', '_')}_{v}"] for v in "ab")
-    for mistake in MISTAKES
-}
-"""Two hand-written versions of each mistake, found by name: a missing one fails here."""
-
-# --- Correct rules written otherwise ---------------------------------------
-
-
-def sgd_in_place_on_a_copy(w, grad, lr):
-    new_w = np.array(w, copy=True)
-    new_w -= lr * grad
-    return new_w
-
-
-def momentum_keras_form(w, grad, velocity, lr, rho):
-    v = rho * velocity - lr * grad  # Keras keeps the learning rate in the velocity
-    return w + v, v
-
-
-def momentum_in_place_on_copies(w, grad, velocity, lr, rho):
-    v = velocity.copy()
-    v *= rho
-    v += grad
-    return w - lr * v, v
-
-
-def nesterov_pytorch_form(w, grad, velocity, lr, rho):
-    v = rho * velocity + grad
-    return w - lr * (grad + rho * v), v
-
-
-def rmsprop_moving_average_form(w, grad, sq_avg, lr, rho, eps):
-    s = sq_avg + (1 - rho) * (np.square(grad) - sq_avg)
-    return w - lr * grad / (np.sqrt(s) + eps), s
-
-
-def adam_in_place_on_copies(w, grad, m, v, t, lr, beta1, beta2, eps):
-    m, v = m.copy(), v.copy()
-    m *= beta1
-    m += (1 - beta1) * grad
-    v *= beta2
-    v += (1 - beta2) * grad**2
-    m_hat = m / (1 - np.power(beta1, t))
-    v_hat = v / (1 - np.power(beta2, t))
-    return w - lr * m_hat / (v_hat**0.5 + eps), m, v
-
-
-CORRECT_OTHERWISE = {
-    "sgd_step": [sgd_in_place_on_a_copy],
-    "momentum_step": [momentum_keras_form, momentum_in_place_on_copies],
-    "nesterov_step": [nesterov_pytorch_form],
-    "rmsprop_step": [rmsprop_moving_average_form],
-    "adam_step": [adam_in_place_on_copies],
-}
+from .student_rules import CORRECT_OTHERWISE, STUDENTS
 
 # --- Helpers ---------------------------------------------------------------
 
@@ -459,7 +104,7 @@ def test_correct_rules_are_never_diagnosed_as_a_mistake(rule):
 
 
 def test_a_registry_name_is_taken_for_its_rule():
-    found = diagnose("Adam", runs_of(adam_no_bias_correction_a, "adam_step"))
+    found = diagnose("Adam", runs_of(STUDENTS["adam-no-bias-correction"][0], "adam_step"))
     assert found.mistake is CATALOGUE["adam-no-bias-correction"]
 
 
@@ -468,8 +113,8 @@ def test_one_run_that_cannot_tell_two_mistakes_apart_names_both_and_the_hidden_r
     # (1 - rho) scales every step by exactly 1 / lr: the same path as leaving lr out.
     both = {CATALOGUE["momentum-dampened"], CATALOGUE["momentum-no-lr"]}
     for student, mistake in (
-        (momentum_dampened_a, "momentum-dampened"),
-        (momentum_no_lr_a, "momentum-no-lr"),
+        (STUDENTS["momentum-dampened"][0], "momentum-dampened"),
+        (STUDENTS["momentum-no-lr"][0], "momentum-no-lr"),
     ):
         runs = runs_of(student, "momentum_step")
         visible = diagnose("momentum_step", runs[:1])
@@ -519,7 +164,7 @@ def test_a_mistake_outside_the_catalogue_is_unknown_with_where_the_paths_part(
 
 def test_a_mistake_needs_every_run_one_coincidence_is_not_enough():
     rule = "momentum_step"
-    wrong_on_visible = runs_of(momentum_no_lr_a, rule)[:1]
+    wrong_on_visible = runs_of(STUDENTS["momentum-no-lr"][0], rule)[:1]
     right_elsewhere = runs_of(optimizers.momentum_step, rule)[1:]
     found = diagnose(rule, wrong_on_visible + right_elsewhere)
     assert (found.verdict, found.run, found.epoch) == ("unknown", 0, 1)
@@ -538,7 +183,7 @@ def test_a_rule_that_stops_being_finite_is_told_so():
 
 
 def test_a_visible_message_is_one_short_line_with_the_fix_and_both_points():
-    runs = runs_of(adam_no_bias_correction_b, "adam_step")
+    runs = runs_of(STUDENTS["adam-no-bias-correction"][1], "adam_step")
     found = diagnose("adam_step", runs)
     setting, weights = runs[found.run]
     expected = grading.reference("adam_step", **setting)[found.epoch]
@@ -551,7 +196,7 @@ def test_a_visible_message_is_one_short_line_with_the_fix_and_both_points():
 
 
 def test_a_convention_of_another_library_is_named_on_a_second_line():
-    found = diagnose("rmsprop_step", runs_of(rmsprop_eps_inside_b, "rmsprop_step"))
+    found = diagnose("rmsprop_step", runs_of(STUDENTS["rmsprop-eps-inside"][1], "rmsprop_step"))
     first, note = found.message().split("\n")
     assert first.startswith("rmsprop_step: eps is added inside the square root, not outside")
     assert note == CATALOGUE["rmsprop-eps-inside"].convention
@@ -596,3 +241,82 @@ def test_runs_of_the_wrong_shape_or_rules_that_do_not_exist_are_refused():
         diagnose("adagrad_step", [({}, np.zeros((1001, 2)))])
     with pytest.raises(ValueError, match="at least one"):
         diagnose("sgd_step", [])
+
+
+# --- In the checks -------------------------------------------------------------
+
+
+def _diagnostic_runs(step, rule):
+    return [
+        (setting, grading.trajectory(step, rule, **setting))
+        for setting in grading.DIAGNOSTIC_SETTINGS[rule]
+    ]
+
+
+@pytest.mark.parametrize("rule", list(grading.RULES))
+def test_the_public_diagnostic_runs_alone_tell_every_mistake_apart(rule):
+    for mistake in diagnosis.mistakes_for(rule):
+        for student in STUDENTS[mistake.id]:
+            found = diagnose(rule, _diagnostic_runs(student, rule))
+            assert found.mistake is mistake, found.message()
+    for step in CORRECT_OTHERWISE[rule]:  # and they are stable: other algebra still agrees
+        assert diagnose(rule, _diagnostic_runs(step, rule)).correct
+
+
+def _raised(check) -> str:
+    with pytest.raises(AssertionError) as failure:
+        check()
+    return str(failure.value)
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=lambda m: m.id)
+def test_the_visible_test_and_the_hidden_test_name_the_mistake_and_record_it(mistake):
+    rule, student = mistake.rule, STUDENTS[mistake.id][1]
+    with grading.recording() as found:
+        visible = _raised(lambda: grading.check_trajectory(student, rule, epochs=5))
+        assert set(found) == {rule} and found[rule].diagnosis == mistake.id
+        hidden = _raised(lambda: grading.check_hidden_trajectories(student, rule))
+    first, *notes = visible.split("\n")
+    assert re.fullmatch(
+        rf"{rule}: {re.escape(mistake.explanation)}; (from epoch \d+ your weights are "
+        rf"\(.+\), the reference's \(.+\)|at epoch \d+ your weights are no longer finite)",
+        first,
+    ), first
+    assert notes == ([mistake.convention] if mistake.convention else [])
+    assert hidden.startswith(f"{rule}: {mistake.explanation}; a hidden test shows it from epoch ")
+    finding = found[rule]
+    original = grading.trajectory(student, rule)
+    assert finding.diagnosis == mistake.id
+    assert finding.first_divergent_epoch == grading.first_parting(
+        np.nan_to_num(original, nan=np.inf), grading.reference(rule)
+    )
+    hint = f". {grading._HIDDEN_HINT}"
+    shown = finding.message.replace("\n", f"{hint}\n", 1) if notes else finding.message + hint
+    assert hidden == shown
+
+
+@pytest.mark.parametrize("rule", list(grading.RULES))
+def test_correct_rules_pass_and_leave_nothing_on_record(rule):
+    with grading.recording() as found:
+        for step in (optimizers.OPTIMIZERS[grading.RULES[rule]].step, *CORRECT_OTHERWISE[rule]):
+            grading.check_trajectory(step, rule, epochs=5)
+            grading.check_hidden_trajectories(step, rule)
+    assert found == {}
+
+
+def test_a_rule_that_raises_is_recorded_as_such_not_diagnosed():
+    def sgd_step(w, grad, lr):
+        raise RuntimeError("not yet")
+
+    with grading.recording() as found:
+        message = _raised(lambda: grading.check_hidden_trajectories(sgd_step, "sgd_step"))
+    assert message.startswith("sgd_step fails a hidden test: it raised an exception at epoch 1.")
+    assert found["sgd_step"].diagnosis == "raised"
+
+
+def test_the_self_check_prints_the_diagnosis(capsys):
+    student = STUDENTS["adam-betas-swapped"][0]
+    grading.self_check(student, "adam_step")
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"adam_step: {CATALOGUE['adam-betas-swapped'].explanation}; ")
+    assert re.search(r"; from epoch \d+ your weights are \(.+\), the reference's \(", printed)

@@ -166,7 +166,11 @@ def test_a_wrong_rule_fails_naming_the_first_epoch_where_it_parts():
     def sgd_step(w, grad, lr):
         return w - lr * grad * (1 + 1e-6)
 
-    with pytest.raises(AssertionError, match=r"leaves the reference trajectory at epoch \d+ of"):
+    with pytest.raises(
+        AssertionError,
+        match=r"^sgd_step: your path parts from the reference, though not by a common mistake; "
+        r"from epoch (\d+) your weights are \(.+\), the reference's \(.+\), .+ apart$",
+    ):
         grading.check_trajectory(sgd_step, "sgd_step")
     with pytest.raises(AssertionError, match="step 1 gives a wrong w_new"):
         grading.check_steps(sgd_step, "sgd_step", lr=0.5)
@@ -195,7 +199,7 @@ def test_nan_and_infinity_fail_cleanly():
         return w - lr * grad + (np.inf if lr > 5 else np.nan)
 
     for lr in (10.0, 1.0):
-        with pytest.raises(AssertionError, match="fails at epoch 1: the weights are not finite"):
+        with pytest.raises(AssertionError, match="at epoch 1 your weights are no longer finite"):
             grading.check_trajectory(sgd_step, "sgd_step", lr=lr, epochs=10)
 
 
@@ -238,7 +242,9 @@ def test_a_rule_right_only_on_small_short_or_early_inputs_fails_a_hidden_test(so
     exec(source, namespace)
     rule = namespace["adam_step"]
     grading.check_trajectory(rule, "adam_step", epochs=5)  # passes what a student sees
-    with pytest.raises(AssertionError, match="adam_step fails a hidden test"):
+    with pytest.raises(
+        AssertionError, match=r"adam_step(: .+; a hidden test| fails a hidden test)"
+    ):
         grading.check_hidden_steps(rule, "adam_step")
         grading.check_hidden_trajectories(rule, "adam_step")
 

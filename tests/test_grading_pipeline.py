@@ -1,12 +1,15 @@
-"""The whole nbgrader pipeline on the fixture submissions in tests/submissions/.
+"""The whole nbgrader pipeline on the fixture submissions (tests/fixture_submissions.py).
 
 One course folder is built in a temporary directory: release, submit every
 fixture as its own student, ``nbgrader autograde`` them all in one batch,
-generate feedback and export the grades, exactly as the instructor would.
+generate feedback, write the class report and export the grades, exactly as
+the instructor would (``make report`` and ``make grades`` with ``COURSE`` set
+to the folder).
 """
 
 import csv
 import hashlib
+import html
 import json
 import os
 import re
@@ -15,9 +18,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from .fixture_submissions import RULES, expected_points, write_submissions
+from losslandscape import grading
+from losslandscape.grading.diagnosis import CATALOGUE
+
+from .browser import SCREENSHOTS
+from .fixture_submissions import CASES, RULES, expected_points, write_submissions
+from .student_rules import STUDENTS
 
 pytestmark = pytest.mark.slow
 
@@ -118,7 +127,7 @@ def test_the_formgrader_grades_through_the_same_sandbox(course):
     assert scores(course) == before
 
 
-def test_where_the_trajectory_parts_is_named(course):
+def test_the_visible_test_names_the_mistake_where_the_paths_part(course):
     path = course / "autograded" / "nesterov_as_momentum" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     cells = json.loads(path.read_text())["cells"]
     errors = [
@@ -129,26 +138,154 @@ def test_where_the_trajectory_parts_is_named(course):
         if output["output_type"] == "error"
     ]
     assert errors
-    assert "leaves the reference trajectory at epoch 1 of 5" in errors[0]
+    explanation = CATALOGUE["nesterov-as-momentum"].explanation
+    assert re.fullmatch(
+        rf"nesterov_step: {re.escape(explanation)}; from epoch 1 your weights are "
+        r"\(\S+, \S+\), the reference's \(\S+, \S+\)",
+        errors[0],
+    ), errors[0]
 
 
-def test_feedback_hides_the_hidden_tests(course):
+@pytest.fixture(scope="module")
+def feedback(course):
     result = nbgrader(course, "generate_feedback", ASSIGNMENT)
     assert result.returncode == 0
     assert "WARNING" not in result.stderr  # quiet: nothing to learn to ignore
-    pages = list((course / "feedback").glob(f"*/{ASSIGNMENT}/{ASSIGNMENT}.html"))
-    assert len(pages) == len(EXPECTED)
-    for page in pages:
-        html = page.read_text()
+    pages = {
+        page.parts[-3]: page.read_text()
+        for page in (course / "feedback").glob(f"*/{ASSIGNMENT}/{ASSIGNMENT}.html")
+    }
+    assert set(pages) == set(EXPECTED)
+    return pages
+
+
+def test_feedback_hides_the_hidden_tests(course, feedback):
+    for student, page in feedback.items():
         secrets = ("HIDDEN TESTS", "check_hidden", "most recent call last", str(course))
         for secret in secrets:
-            assert secret not in html, (page, secret)
+            assert secret not in page, (student, secret)
         # the hidden settings a rule put into its exception's message
-        assert not re.search(r"LEAK lr=\d", html), page
+        assert not re.search(r"LEAK lr=\d", page), student
 
 
-def test_grades_export_as_csv(course):
-    assert nbgrader(course, "export", "--to", "grades.csv").returncode == 0
+def test_feedback_names_every_mistake_the_student_made(feedback):
+    # by the visible test, which runs first in its cell
+    for case, expected in CASES.items():
+        for rule, diagnosis in expected.diagnoses.items():
+            page = html.unescape(feedback[case])
+            if diagnosis in CATALOGUE:
+                mistake = CATALOGUE[diagnosis]
+                assert f"{rule}: {mistake.explanation}; from epoch " in page, (case, rule)
+                assert mistake.convention in page
+            else:  # right, or right but for the steps tests: no mistake named
+                named = [m.id for m in CATALOGUE.values() if f"{rule}: {m.explanation}" in page]
+                assert named == [], (case, rule)
+
+
+def _make(target: str, course: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", ROOT, target, f"COURSE={course}"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def report(course):
+    result = _make("report", course)
+    assert result.returncode == 0, result.stdout + result.stderr
+    folder = course / "reports" / ASSIGNMENT
+    assert f"wrote {folder / 'mistakes.csv'} and {folder / 'index.html'}" in result.stdout
+    with open(folder / "mistakes.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    return folder, rows
+
+
+def _original_parting(step, rule):
+    weights = np.nan_to_num(grading.trajectory(step, rule), nan=np.inf)
+    return grading.first_parting(weights, grading.reference(rule))
+
+
+def test_the_class_report_names_each_students_mistake_per_rule(report):
+    _, rows = report
+    assert list(rows[0]) == [
+        "student",
+        "rule",
+        "points",
+        "max_points",
+        "diagnosis",
+        "first_divergent_epoch",
+    ]
+    found = {(row["student"], row["rule"]): row for row in rows}
+    assert set(found) == {(student, rule) for student in EXPECTED for rule in RULES}
+    for (student, rule), row in found.items():
+        assert float(row["points"]) == EXPECTED[student][rule] and row["max_points"] == "5"
+        # empty exactly for a rule with full marks
+        assert (row["diagnosis"] == "") == (EXPECTED[student][rule] == 5), row
+        case = CASES.get(student)
+        if case is not None and rule in case.diagnoses:
+            assert row["diagnosis"] == case.diagnoses[rule], row
+    for student, case in CASES.items():
+        if student.startswith("mistakes_"):
+            version = "ab".index(student.removeprefix("mistakes_")[0])
+            for rule, diagnosis in case.diagnoses.items():
+                if diagnosis in CATALOGUE:
+                    epoch = _original_parting(STUDENTS[diagnosis][version], rule)
+                    assert found[student, rule]["first_divergent_epoch"] == str(epoch)
+    named = {row["diagnosis"] for row in rows}
+    assert set(CATALOGUE) <= named  # every mistake in the catalogue, through the pipeline
+    assert found["raises", "momentum_step"]["diagnosis"] == "raised"
+
+
+def test_the_class_report_page_reads_offline_in_a_browser(report, browser):
+    folder, rows = report
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith("file://")
+            else (problems.append(route.request.url), route.abort())
+        ),
+    )
+    page.goto((folder / "index.html").as_uri())
+    page.wait_for_function(
+        "document.querySelectorAll('.js-plotly-plot').length === 3 && "
+        "[...document.querySelectorAll('.js-plotly-plot')].every(gd => gd._fullLayout)"
+    )
+    titles = page.eval_on_selector_all("h2", "hs => hs.map(h => h.textContent)")
+    assert titles[:3] == ["Scores per rule", "The most common mistakes", "Where the paths part"]
+    # every diagnosis in the table, with what it means, once
+    table = page.eval_on_selector_all(
+        "table tr td:first-child", "cells => cells.map(c => c.textContent)"
+    )
+    assert sorted(table) == sorted({row["diagnosis"] for row in rows if row["diagnosis"]})
+    text = page.inner_text("body")
+    assert CATALOGUE["adam-epsilon-hat"].convention in text
+    # the parting epochs drawn are the report's own
+    drawn = page.evaluate(
+        "[...document.querySelectorAll('.js-plotly-plot')][2].data.flatMap(t => [...t.x])"
+    )
+    epochs = [int(row["first_divergent_epoch"]) for row in rows if row["first_divergent_epoch"]]
+    assert sorted(drawn) == sorted(epochs)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "class_report.png", full_page=True)
+    page.close()
+    assert problems == []
+
+
+def test_grades_export_for_nbgrader_and_canvas(course):
+    result = _make("grades", course)
+    assert result.returncode == 0, result.stdout + result.stderr
+    totals = {case: sum(points.values()) for case, points in EXPECTED.items()}
     with open(course / "grades.csv", newline="") as file:
         rows = {row["student_id"]: float(row["score"]) for row in csv.DictReader(file)}
-    assert rows == {case: sum(points.values()) for case, points in EXPECTED.items()}
+    assert rows == totals
+    with open(course / f"{ASSIGNMENT}_canvas.csv", newline="") as file:
+        header, possible, *students = list(csv.reader(file))
+    assert header == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", ASSIGNMENT]
+    assert possible == ["Points Possible", "", "", "", "", "25"]
+    assert {row[3]: float(row[5]) for row in students} == totals

@@ -17,16 +17,19 @@ own error text.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import dataclasses
 import functools
 import math
 import os
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from ..data import bundled_path
-from ..landscape import SEED_W_A, SEED_W_B, Landscape
+from ..landscape import Landscape
 from ..optimizers import OPTIMIZERS
 from ..training import SEED_EPOCHS, SEED_LR, SEED_START, train
 from . import _worker
@@ -46,6 +49,21 @@ TOLERANCE = 1e-8
 DRAW_SEED = int(os.environ.get("LOSSLANDSCAPE_GRADING_SEED") or secrets.randbits(63))
 """Seeds the hidden settings of this grading process; set the environment variable
 ``LOSSLANDSCAPE_GRADING_SEED`` to draw the same ones again."""
+
+DIAGNOSTIC_SETTINGS: Mapping[str, tuple[dict, ...]] = {
+    name: ({}, {"start": (2.0, 5.0), "epochs": 200, **extra})
+    for name, extra in {
+        "sgd_step": {"lr": 3.0},
+        "momentum_step": {"lr": 1.5, "hyperparameters": {"rho": 0.7}},
+        "nesterov_step": {"lr": 1.5, "hyperparameters": {"rho": 0.7}},
+        "rmsprop_step": {"lr": 0.5, "hyperparameters": {"rho": 0.7, "eps": 0.3}},
+        "adam_step": {"lr": 0.5, "hyperparameters": {"beta1": 0.7, "beta2": 0.95, "eps": 0.3}},
+    }.items()
+}
+"""Public runs a wrong rule is also trained on, so its mistake can be named: the original
+notebook's 1000 epochs, and 200 from another start with other hyperparameters, which
+tell apart mistakes that leave the same path on the original run (momentum dampened by
+(1 - rho) and momentum without the learning rate, at lr 10 and rho 0.9)."""
 
 _HIDDEN_KINDS = {
     "raised": "it raised an exception",
@@ -166,33 +184,44 @@ def check_trajectory(step: Callable, name: str, *, hidden: bool = False, **setti
     try:
         weights, failure = _run_trajectory(step, name, _setting(name, **setting))
     except SandboxError as exc:
+        _record(name, "sandbox", _RANK_FAILURE)
         raise AssertionError(_hidden_message(name, "sandbox") if hidden else str(exc)) from None
     if weights is None:  # the answer cell does not define the rule
+        _record(name, "undefined", _RANK_FAILURE)
         raise AssertionError(_hidden_message(name, "undefined") if hidden else f"{name}: {failure}")
     expected = reference(name, **setting)
     epoch = first_parting(weights, expected)
     if epoch is None:
         return
-    if failure is not None and failure.epoch == epoch:
+    if _broke(failure, epoch):
+        _record(name, failure.kind, _RANK_FAILURE)
         if hidden:
             raise AssertionError(_hidden_message(name, failure.kind, epoch))
         raise AssertionError(f"{name} fails at epoch {epoch}: {failure}")
-    if hidden:
-        raise AssertionError(
-            f"{name} fails a hidden test: its trajectory parts from the reference at epoch "
-            f"{epoch}. {_HIDDEN_HINT}"
-        )
-    raise AssertionError(
-        f"{name} leaves the reference trajectory at epoch {epoch} of {len(expected) - 1}: "
-        f"your weights are {_point(weights[epoch])}, the reference's "
-        f"{_point(expected[epoch])} (after epoch {epoch - 1} they agreed)"
+    diagnosis = _diagnose(
+        step, name, [(setting, weights)], rank=_RANK_HIDDEN if hidden else _RANK_VISIBLE
     )
+    if hidden:
+        raise AssertionError(_with_hint(diagnosis.message(hidden=True)))
+    raise AssertionError(diagnosis.message())
+
+
+def _broke(failure: RuleFailure | None, epoch: int) -> bool:
+    """Whether the rule itself failed where its path parts (raised, returned junk),
+    rather than taking a wrong step; a path that leaves the finite numbers is a step."""
+    return failure is not None and failure.epoch == epoch and failure.kind != "not finite"
 
 
 _HIDDEN_HINT = (
     "Hidden tests use other starts, learning rates, hyperparameters, shapes and run "
     "lengths; the visible tests and self_check show the details."
 )
+
+
+def _with_hint(message: str) -> str:
+    """``message`` with :data:`_HIDDEN_HINT` after its first line."""
+    first, *notes = message.split("\n")
+    return "\n".join([f"{first}. {_HIDDEN_HINT}", *notes])
 
 
 def _hidden_message(name: str, kind: str, epoch: int | None = None) -> str:
@@ -397,9 +426,104 @@ def check_hidden_steps(step: Callable, name: str) -> None:
 
 
 def check_hidden_trajectories(step: Callable, name: str) -> None:
-    """The hidden trajectories of rule ``name``: the original run, a long one and two more."""
+    """The hidden trajectories of rule ``name``: the original run, a long one and two more.
+
+    All are run before any is judged, so a wrong rule's mistake is named from
+    every path it took; the message says which mistake and from which epoch,
+    never a setting.
+    """
+    runs = []
     for setting in hidden_trajectory_settings(name):
-        check_trajectory(step, name, hidden=True, **setting)
+        try:
+            weights, failure = _run_trajectory(step, name, _setting(name, **setting))
+        except SandboxError:
+            _record(name, "sandbox", _RANK_FAILURE)
+            raise AssertionError(_hidden_message(name, "sandbox")) from None
+        if weights is None:
+            _record(name, "undefined", _RANK_FAILURE)
+            raise AssertionError(_hidden_message(name, "undefined"))
+        runs.append((setting, weights, failure, first_parting(weights, reference(name, **setting))))
+    parted = [(failure, epoch) for _, _, failure, epoch in runs if epoch is not None]
+    if not parted:
+        return
+    failure, epoch = parted[0]
+    if _broke(failure, epoch):
+        _record(name, failure.kind, _RANK_FAILURE)
+        raise AssertionError(_hidden_message(name, failure.kind, epoch))
+    diagnosis = _diagnose(step, name, [(s, w) for s, w, _, _ in runs], rank=_RANK_HIDDEN)
+    raise AssertionError(_with_hint(diagnosis.message(hidden=True)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """What the tests of one rule found wrong, as the class report reads it.
+
+    ``diagnosis`` is a mistake's id from :mod:`.diagnosis`, ``"ambiguous: <id> | <id>"``,
+    ``"unknown"`` (the path parts, not by a common mistake), or how the rule failed
+    (``"raised"``, ``"contract"``, ``"undefined"``, ``"sandbox"``).
+    ``first_divergent_epoch`` is where its path parts from the reference on the original
+    notebook's run, if it was trained there. ``message`` is the student's line, with no
+    hidden setting in it.
+    """
+
+    diagnosis: str
+    first_divergent_epoch: int | None = None
+    message: str = ""
+    rank: int = 0
+
+
+_RANK_FAILURE, _RANK_VISIBLE, _RANK_HIDDEN = 0, 1, 2
+_FINDINGS: contextvars.ContextVar[dict[str, Finding] | None] = contextvars.ContextVar(
+    "losslandscape_findings", default=None
+)
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[dict[str, Finding]]:
+    """Collect what the checks called inside find, one :class:`Finding` per rule.
+
+    The grader wraps each rule's tests in it (a context variable: each rule is
+    graded in its own thread); where several checks find something, the one
+    trained on the most runs wins.
+    """
+    findings: dict[str, Finding] = {}
+    token = _FINDINGS.set(findings)
+    try:
+        yield findings
+    finally:
+        _FINDINGS.reset(token)
+
+
+def _record(name: str, diagnosis: str, rank: int, epoch=None, message: str = "") -> None:
+    findings = _FINDINGS.get()
+    if findings is not None and (name not in findings or findings[name].rank <= rank):
+        findings[name] = Finding(diagnosis, epoch, message, rank)
+
+
+def _diagnose(step: Callable, name: str, runs: list, rank: int):
+    """The :class:`~.diagnosis.Diagnosis` of ``runs`` and of ``step`` on the public
+    :data:`DIAGNOSTIC_SETTINGS`, recorded for the class report."""
+    from .diagnosis import diagnose, original_parting
+
+    given = {repr(_setting(name, **setting)) for setting, _ in runs}
+    for setting in DIAGNOSTIC_SETTINGS[name]:
+        if repr(_setting(name, **setting)) in given:
+            continue
+        try:
+            weights, _ = _run_trajectory(step, name, _setting(name, **setting))
+        except SandboxError:
+            break
+        if weights is None:
+            break
+        runs.append((setting, weights))
+    diagnosis = diagnose(name, runs)
+    label = {
+        "mistake": lambda: diagnosis.mistake.id,
+        "ambiguous": lambda: "ambiguous: " + " | ".join(m.id for m in diagnosis.mistakes),
+        "unknown": lambda: "unknown",
+    }[diagnosis.verdict]()
+    _record(name, label, rank, original_parting(name, runs), diagnosis.message(hidden=True))
+    return diagnosis
 
 
 def self_check(step: Callable, name: str | None = None, **setting):
@@ -409,7 +533,7 @@ def self_check(step: Callable, name: str | None = None, **setting):
     returns a plotly figure. ``name`` defaults to ``step.__name__``; ``setting``
     takes the keywords of :func:`trajectory`.
     """
-    import plotly.graph_objects as go
+    from .figure import comparison_figure
 
     name = name or step.__name__
     weights, failure = _run_trajectory(step, name, _setting(name, **setting))
@@ -420,33 +544,8 @@ def self_check(step: Callable, name: str | None = None, **setting):
     elif epoch is None:
         print(f"{name} follows the reference for all {len(expected) - 1} epochs.")
     else:
-        print(
-            f"{name} leaves the reference at epoch {epoch}: you are at {_point(weights[epoch])}, "
-            f"the reference at {_point(expected[epoch])}."
-        )
-    figure = go.Figure(
-        go.Contour(
-            x=SEED_W_A,
-            y=SEED_W_B,
-            z=landscape().grid(SEED_W_A, SEED_W_B),
-            colorscale="Viridis",
-            colorbar={"title": "cost"},
-        )
-    )
-    for label, path, style in (
-        ("reference", expected, {"color": "white", "width": 4}),
-        (f"your {name}", weights, {"color": "red", "width": 2, "dash": "dash"}),
-    ):
-        figure.add_scatter(x=path[:, 0], y=path[:, 1], mode="lines", name=label, line=style)
-    if epoch is not None:
-        figure.add_scatter(
-            x=[weights[epoch, 0]],
-            y=[weights[epoch, 1]],
-            mode="markers",
-            marker={"color": "red", "size": 12, "symbol": "x"},
-            name=f"parts at epoch {epoch}",
-        )
-    figure.update_layout(xaxis_title="w2[5][250]", yaxis_title="w2[5][251]", height=500)
+        print(_diagnose(step, name, [(setting, weights)], rank=_RANK_FAILURE).message())
+    figure = comparison_figure(name, weights, expected, epoch, landscape())
     return figure
 
 

@@ -45,6 +45,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 from traitlets import Float, Integer, List
 
+from . import recording
 from .sandbox import Budget, RuleProxy, SandboxError, SandboxUnavailable, check_prerequisites
 
 MAX_SUBMISSION_BYTES = 64 << 20
@@ -55,6 +56,9 @@ STUDENT_ID = re.compile(r"[\w@+-][\w.@+-]*")
 """Letters, digits and ``_ . @ + -``, not starting with a dot: no glob characters,
 no path separators, nothing hidden."""
 _METADATA = "losslandscape"
+"""The autograded notebook's metadata key: why it could not be graded, and what each
+rule's tests found (see :class:`losslandscape.grading.Finding`), for the class report."""
+FINDING_KEYS = ("diagnosis", "first_divergent_epoch", "message")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -262,12 +266,20 @@ class SandboxedExecute(NbGraderPreprocessor):
             cell.outputs = []
             cell.execution_count = None
         problem = nb.metadata.get(_METADATA, {}).get("ungradable")
+        findings = {}
         if problem:
             for cell in code:
                 if utils.is_grade(cell):
                     cell.outputs = [_error_output("Ungradable", f"not graded: {problem}")]
         else:
-            self._execute(code)
+            self._execute(code, findings)
+        nb.metadata[_METADATA] = {
+            **nb.metadata.get(_METADATA, {}),
+            "findings": {
+                rule: {key: getattr(finding, key) for key in FINDING_KEYS}
+                for rule, finding in sorted(findings.items())
+            },
+        }
         points = sum(
             float(cell.metadata.nbgrader.get("points", 0))
             for cell in code
@@ -285,7 +297,7 @@ class SandboxedExecute(NbGraderPreprocessor):
         )
         return nb, resources
 
-    def _execute(self, code: list) -> None:
+    def _execute(self, code: list, findings: dict) -> None:
         submission = Budget(self.submission_seconds)
         answers = {
             cell.metadata.nbgrader["grade_id"]: cell
@@ -322,6 +334,7 @@ class SandboxedExecute(NbGraderPreprocessor):
                             namespace,
                             submission,
                             proxies,
+                            findings,
                         )
                         for name, cell in answers.items()
                     ]
@@ -333,8 +346,11 @@ class SandboxedExecute(NbGraderPreprocessor):
                 for proxy in proxies.values():
                     proxy.close()
 
-    def _grade_rule(self, name, answer, tests, namespace, submission, proxies) -> None:
+    def _grade_rule(self, name, answer, tests, namespace, submission, proxies, findings) -> None:
         """Start the rule's sandbox, show what its answer cell did, run its tests.
+
+        What the tests find wrong (a mistake named from the rule's paths, say) is
+        put into ``findings`` for the class report.
 
         Should the grader itself fail here (the machine refuses a process, say),
         this rule's tests fail with a pointer to the log, and the other rules
@@ -348,8 +364,10 @@ class SandboxedExecute(NbGraderPreprocessor):
             proxies[name] = proxy
             answer.outputs = _definition_outputs(proxy)
             scope = {**namespace, name: proxy}
-            for cell in tests:
-                cell.outputs = self._run(cell.source, scope)
+            with recording() as found:
+                for cell in tests:
+                    cell.outputs = self._run(cell.source, scope)
+            findings.update(found)
         except Exception:
             self.log.exception("the grader failed while grading %s", name)
             failed = _error_output(

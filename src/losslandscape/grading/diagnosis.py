@@ -443,6 +443,18 @@ def diagnose(name: str, student_runs: Iterable[tuple[Mapping, np.ndarray]]) -> D
     )
 
 
+def original_parting(name: str, student_runs: Iterable[tuple[Mapping, np.ndarray]]) -> int | None:
+    """The epoch where the student's path parts from the reference on the original
+    notebook's run, if ``student_runs`` holds that run (else None)."""
+    rule = _rule(name)
+    original = _key(rule, {})
+    for setting, weights in student_runs:
+        key = _key(rule, setting)
+        if key == original:
+            return _first_parting(_path(rule, setting, weights), _reference(rule, key))
+    return None
+
+
 def _rule(name: str) -> str:
     if name in RULES:
         return name

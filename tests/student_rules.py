@@ -1,0 +1,382 @@
+"""Student rules written by hand, as students write them: two versions of every mistake
+in the diagnosis catalogue, and correct rules written otherwise than the library's.
+
+None calls the catalogue: a diagnosis must recognise a mistake by its path, whatever the
+algebra. ``tests/test_diagnosis.py`` diagnoses them directly and
+``tests/fixture_submissions.py`` hands them in as submissions to the real pipeline.
+"""
+
+import inspect
+import re
+
+import numpy as np
+
+from losslandscape.grading.diagnosis import MISTAKES
+
+# --- Two versions of every mistake in the catalogue --------------------------
+
+
+def sgd_ascent_a(w, grad, lr):
+    step = lr * grad
+    return w + step
+
+
+def sgd_ascent_b(w, grad, lr):
+    new_w = w.copy()
+    new_w += np.multiply(lr, grad)
+    return new_w
+
+
+def sgd_lr_squared_a(w, grad, lr):
+    return w - lr**2 * grad
+
+
+def sgd_lr_squared_b(w, grad, lr):
+    step = lr * grad
+    return w - lr * step
+
+
+def sgd_no_lr_a(w, grad, lr):
+    return np.subtract(w, grad)
+
+
+def sgd_no_lr_b(w, grad, lr):
+    new_w = w.copy()
+    new_w -= grad
+    return new_w
+
+
+def momentum_ascent_a(w, grad, velocity, lr, rho):
+    v = rho * velocity + lr * grad  # the velocity in Keras's units, sign flipped
+    return w + v, v
+
+
+def momentum_ascent_b(w, grad, velocity, lr, rho):
+    velocity = np.multiply(rho, velocity) + grad
+    w_new = w + lr * velocity
+    return w_new, velocity
+
+
+def momentum_lr_squared_a(w, grad, velocity, lr, rho):
+    v = rho * velocity + grad
+    return w - lr * lr * v, v
+
+
+def momentum_lr_squared_b(w, grad, velocity, lr, rho):
+    v = rho * velocity - lr * grad
+    return w + lr * v, v
+
+
+def momentum_no_lr_a(w, grad, velocity, lr, rho):
+    v = velocity * rho
+    v = v + grad
+    return np.subtract(w, v), v
+
+
+def momentum_no_lr_b(w, grad, velocity, lr, rho):
+    v = rho * velocity - grad
+    return w + v, v
+
+
+def momentum_state_unchanged_a(w, grad, velocity, lr, rho):
+    v = rho * velocity + grad
+    return w - lr * v, velocity
+
+
+def momentum_state_unchanged_b(w, grad, velocity, lr, rho):
+    new_w = w - lr * (rho * velocity + grad)
+    return new_w, np.copy(velocity)
+
+
+def momentum_dampened_a(w, grad, velocity, lr, rho):
+    v = rho * velocity + (1 - rho) * grad
+    return w - lr * v, v
+
+
+def momentum_dampened_b(w, grad, velocity, lr, rho):
+    v = velocity + (1 - rho) * (grad - velocity)  # a moving average of the gradients
+    return w - lr * v, v
+
+
+def nesterov_ascent_a(w, grad, velocity, lr, rho):
+    v_new = rho * velocity - lr * grad
+    return w - v_new - rho * (v_new - velocity), v_new
+
+
+def nesterov_ascent_b(w, grad, velocity, lr, rho):
+    velocity_new = rho * velocity + lr * grad
+    w_new = w + (1 + rho) * velocity_new - rho * velocity
+    return w_new, velocity_new
+
+
+def nesterov_lr_squared_a(w, grad, velocity, lr, rho):
+    v = rho * velocity - lr * lr * grad
+    return w + v + rho * (v - velocity), v
+
+
+def nesterov_lr_squared_b(w, grad, velocity, lr, rho):
+    v = rho * velocity - lr * grad
+    return w + lr * ((1 + rho) * v - rho * velocity), v
+
+
+def nesterov_no_lr_a(w, grad, velocity, lr, rho):
+    v = rho * velocity - grad
+    return w + (1 + rho) * v - rho * velocity, v
+
+
+def nesterov_no_lr_b(w, grad, velocity, lr, rho):
+    v_prev = velocity.copy()
+    v = velocity * rho
+    v -= grad
+    return w + v + rho * (v - v_prev), v
+
+
+def nesterov_state_unchanged_a(w, grad, velocity, lr, rho):
+    new_v = rho * velocity - lr * grad
+    return w + (1 + rho) * new_v - rho * velocity, velocity
+
+
+def nesterov_state_unchanged_b(w, grad, velocity, lr, rho):
+    v = rho * velocity - lr * grad
+    step = v + rho * (v - velocity)
+    return w + step, np.zeros_like(velocity)
+
+
+def nesterov_as_momentum_a(w, grad, velocity, lr, rho):
+    v = rho * velocity - lr * grad
+    return w + v, v
+
+
+def nesterov_as_momentum_b(w, grad, velocity, lr, rho):
+    v = rho * velocity + grad  # PyTorch's plain momentum
+    return w - lr * v, v
+
+
+def rmsprop_ascent_a(w, grad, sq_avg, lr, rho, eps):
+    s = rho * sq_avg + (1 - rho) * grad**2
+    return w + lr * grad / (np.sqrt(s) + eps), s
+
+
+def rmsprop_ascent_b(w, grad, sq_avg, lr, rho, eps):
+    s = sq_avg * rho + (1 - rho) * np.square(grad)
+    step = lr * grad / (s**0.5 + eps)
+    return w + step, s
+
+
+def rmsprop_lr_squared_a(w, grad, sq_avg, lr, rho, eps):
+    s = rho * sq_avg + (1 - rho) * grad * grad
+    return w - lr * lr * grad / (np.sqrt(s) + eps), s
+
+
+def rmsprop_lr_squared_b(w, grad, sq_avg, lr, rho, eps):
+    s = rho * sq_avg + (1 - rho) * grad**2
+    step = lr * grad / (np.sqrt(s) + eps)
+    return w - lr * step, s
+
+
+def rmsprop_no_lr_a(w, grad, sq_avg, lr, rho, eps):
+    s = rho * sq_avg + (1 - rho) * grad**2
+    return w - grad / (np.sqrt(s) + eps), s
+
+
+def rmsprop_no_lr_b(w, grad, sq_avg, lr, rho, eps):
+    s = sq_avg + (1 - rho) * (np.square(grad) - sq_avg)
+    return w - np.divide(grad, np.sqrt(s) + eps), s
+
+
+def rmsprop_state_unchanged_a(w, grad, sq_avg, lr, rho, eps):
+    s = rho * sq_avg + (1 - rho) * grad * grad
+    return w - lr * grad / (np.sqrt(s) + eps), sq_avg
+
+
+def rmsprop_state_unchanged_b(w, grad, sq_avg, lr, rho, eps):
+    denominator = np.sqrt(rho * sq_avg + (1 - rho) * grad**2) + eps
+    return w - lr * grad / denominator, sq_avg.copy()
+
+
+def rmsprop_no_one_minus_rho_a(w, grad, sq_avg, lr, rho, eps):
+    s = rho * sq_avg + grad**2
+    return w - lr * grad / (np.sqrt(s) + eps), s
+
+
+def rmsprop_no_one_minus_rho_b(w, grad, sq_avg, lr, rho, eps):
+    s = sq_avg * rho
+    s = s + np.square(grad)
+    return w - lr * grad / (s**0.5 + eps), s
+
+
+def rmsprop_eps_inside_a(w, grad, sq_avg, lr, rho, eps):
+    s = rho * sq_avg + (1 - rho) * grad**2
+    return w - lr * grad / np.sqrt(s + eps), s
+
+
+def rmsprop_eps_inside_b(w, grad, sq_avg, lr, rho, eps):
+    s = sq_avg + (1 - rho) * (grad * grad - sq_avg)
+    return w - lr * grad * (s + eps) ** -0.5, s
+
+
+def adam_ascent_a(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    return w + lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps), m, v
+
+
+def adam_ascent_b(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m_new = m * beta1 + grad * (1 - beta1)
+    v_new = v * beta2 + np.square(grad) * (1 - beta2)
+    m_hat = m_new / (1 - np.power(beta1, t))
+    v_hat = v_new / (1 - np.power(beta2, t))
+    return w + lr * m_hat / (v_hat**0.5 + eps), m_new, v_new
+
+
+def adam_lr_squared_a(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    return w - lr * lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+def adam_lr_squared_b(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    step = lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+    return w - lr * step, m, v
+
+
+def adam_no_lr_a(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    return w - m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+def adam_no_lr_b(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m_new = m + (1 - beta1) * (grad - m)
+    v_new = v + (1 - beta2) * (grad**2 - v)
+    step = (m_new / (1 - beta1**t)) / ((v_new / (1 - beta2**t)) ** 0.5 + eps)
+    return np.subtract(w, step), m_new, v_new
+
+
+def adam_state_unchanged_a(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m_new = beta1 * m + (1 - beta1) * grad
+    v_new = beta2 * v + (1 - beta2) * grad**2
+    m_hat = m_new / (1 - beta1**t)
+    v_hat = v_new / (1 - beta2**t)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+def adam_state_unchanged_b(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m_hat = (beta1 * m + (1 - beta1) * grad) / (1 - beta1**t)
+    v_hat = (beta2 * v + (1 - beta2) * grad * grad) / (1 - beta2**t)
+    return w - lr * m_hat / (v_hat**0.5 + eps), np.zeros_like(m), np.zeros_like(v)
+
+
+def adam_no_bias_correction_a(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    return w - lr * m / (np.sqrt(v) + eps), m, v
+
+
+def adam_no_bias_correction_b(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m_new = m * beta1 + grad * (1 - beta1)
+    v_new = v * beta2 + np.square(grad) * (1 - beta2)
+    return w - lr * m_new / (v_new**0.5 + eps), m_new, v_new
+
+
+def adam_betas_swapped_a(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m = beta2 * m + (1 - beta2) * grad
+    v = beta1 * v + (1 - beta1) * grad**2
+    m_hat = m / (1 - beta2**t)
+    v_hat = v / (1 - beta1**t)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+def adam_betas_swapped_b(w, grad, m, v, t, lr, beta2, beta1, eps):  # the parameters swapped
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+def adam_epsilon_hat_a(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    alpha_t = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
+    return w - alpha_t * m / (np.sqrt(v) + eps), m, v
+
+
+def adam_epsilon_hat_b(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m_new = m + (1 - beta1) * (grad - m)
+    v_new = v + (1 - beta2) * (grad * grad - v)
+    lr_t = lr * (1 - beta2**t) ** 0.5 / (1 - beta1**t)
+    return w - lr_t * m_new / (v_new**0.5 + eps), m_new, v_new
+
+
+STUDENTS = {
+    mistake.id: tuple(globals()[f"{mistake.id.replace('-', '_')}_{v}"] for v in "ab")
+    for mistake in MISTAKES
+}
+"""Two hand-written versions of each mistake, found by name: a missing one fails here."""
+
+# --- Correct rules written otherwise ---------------------------------------
+
+
+def sgd_in_place_on_a_copy(w, grad, lr):
+    new_w = np.array(w, copy=True)
+    new_w -= lr * grad
+    return new_w
+
+
+def momentum_keras_form(w, grad, velocity, lr, rho):
+    v = rho * velocity - lr * grad  # Keras keeps the learning rate in the velocity
+    return w + v, v
+
+
+def momentum_in_place_on_copies(w, grad, velocity, lr, rho):
+    v = velocity.copy()
+    v *= rho
+    v += grad
+    return w - lr * v, v
+
+
+def nesterov_pytorch_form(w, grad, velocity, lr, rho):
+    v = rho * velocity + grad
+    return w - lr * (grad + rho * v), v
+
+
+def rmsprop_moving_average_form(w, grad, sq_avg, lr, rho, eps):
+    s = sq_avg + (1 - rho) * (np.square(grad) - sq_avg)
+    return w - lr * grad / (np.sqrt(s) + eps), s
+
+
+def adam_in_place_on_copies(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m, v = m.copy(), v.copy()
+    m *= beta1
+    m += (1 - beta1) * grad
+    v *= beta2
+    v += (1 - beta2) * grad**2
+    m_hat = m / (1 - np.power(beta1, t))
+    v_hat = v / (1 - np.power(beta2, t))
+    return w - lr * m_hat / (v_hat**0.5 + eps), m, v
+
+
+CORRECT_OTHERWISE = {
+    "sgd_step": [sgd_in_place_on_a_copy],
+    "momentum_step": [momentum_keras_form, momentum_in_place_on_copies],
+    "nesterov_step": [nesterov_pytorch_form],
+    "rmsprop_step": [rmsprop_moving_average_form],
+    "adam_step": [adam_in_place_on_copies],
+}
+
+OTHER_STATE_FORM = (momentum_keras_form, nesterov_pytorch_form)
+"""Correct paths whose state is in another library's form: the steps tests, which check
+the state returned, fail them."""
+
+
+def answer_cell(step, rule: str) -> str:
+    """``step``'s source as an answer cell defining ``rule``."""
+    source = inspect.getsource(step)
+    return re.sub(r"^def \w+\(", f"def {rule}(", source, count=1).rstrip() + "\n"

@@ -3,7 +3,7 @@ write them: an Adam without bias correction and a Nesterov written as plain mome
 part at epoch 1, by 0.11 and 0.012, invisible on the map alone.
 
 The browser test renders the figure offline in Chromium (see ``tests/browser.py``) and
-reads its layout as a student sees it; its screenshots go to ``/tmp/selfcheck_*.png``.
+reads its layout as a student sees it; its screenshots go to ``artifacts/screenshots/selfcheck_*.png``.
 """
 
 import functools
@@ -18,7 +18,7 @@ from losslandscape.grading import TOLERANCE
 from losslandscape.grading.figure import REFERENCE_COLOR, comparison_figure
 from losslandscape.landscape import SEED_W_A, SEED_W_B
 from losslandscape.plotting import BACKDROP_SCALE
-from tests.browser import Page, QuietHandler
+from tests.browser import SCREENSHOTS, Page, QuietHandler
 
 
 def adam_without_bias_correction(w, grad, m, v, t, lr, beta1, beta2, eps):
@@ -375,7 +375,7 @@ def test_the_figure_reads_clearly_in_a_browser(browser, figures_server, case, wi
     page = Page(browser, f"{figures_server}/{case}-{width}.html")
     gd = page.page.locator(".js-plotly-plot")
     if width == 1000:
-        gd.screenshot(path=f"/tmp/selfcheck_{case}.png")
+        gd.screenshot(path=SCREENSHOTS / f"selfcheck_{case}.png")
     layout = gd.evaluate(BOXES)
     frame = layout["figure"]
     assert frame["width"] == width

@@ -1,12 +1,7 @@
 """Make the built book work offline and keep its pages small.
 
-- MathJax comes from the book's own ``_static/mathjax``, and only the part the pages use:
-  the one entry script Sphinx loads (``tex-chtml.js``: TeX input with amsmath, CommonHTML
-  output, the menu), the web fonts that output fetches for the glyphs it draws, and the
-  TeX extensions its autoload fetches when a formula uses their macros. The files come
-  from the pinned sphinx-mathjax-offline package (MathJax 3.2.2), which is not loaded as
-  an extension: it would copy all 24 MB of MathJax. Not shipped: what only the reader's
-  menu choices fetch (the SVG renderer, the accessibility explorer and speech).
+- MathJax comes from the book's own ``_static/mathjax``, and only the part the pages use
+  (``losslandscape.mathjax``, which the grader's feedback pages ship too).
 - Each page gets the scripts its body needs and no others (``PAGE_SCRIPTS``): plotly.js
   (4.8 MB) only on pages that show a plotly figure. One copy of ``plotly.min.js`` (from
   the installed plotly package, so the file is not committed) is shipped in ``_static``;
@@ -27,24 +22,16 @@
 import os
 import shutil
 import tempfile
-from importlib.metadata import distribution
 from pathlib import Path
 
 import plotly
 
+from losslandscape import mathjax
 from losslandscape.data import ENV_VAR, bundled_path
 from losslandscape.plotting import STATIC_ENV
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
-_MATHJAX_PACKAGE = distribution("sphinx-mathjax-offline")
-MATHJAX = Path(_MATHJAX_PACKAGE.locate_file("sphinx-mathjax-offline/static/mathjax"))
-MATHJAX_ENTRY = "tex-chtml.js"
-# What the entry script fetches while it typesets, relative to it: the fonts of its output
-# (which ones depends on the glyphs drawn) and the TeX extensions that autoload brings in when
-# a formula uses their macros (all-packages.js is loaded only when configured, never by autoload).
-MATHJAX_FILES = [MATHJAX_ENTRY, "output/chtml/fonts/woff-v2", "input/tex/extensions"]
-MATHJAX_UNUSED = shutil.ignore_patterns("all-packages.js")
 
 # What the themes put in _static that no page fetches: source maps (only a browser's developer
 # tools read them) and translation catalogues (applied when the pages are written).
@@ -87,7 +74,7 @@ def setup(app):
 
 
 def _use_own_mathjax(app, config):
-    config.mathjax_path = f"mathjax/{MATHJAX_ENTRY}"
+    config.mathjax_path = f"mathjax/{mathjax.ENTRY}"
 
 
 def _copy_assets(app):
@@ -99,13 +86,10 @@ def _copy_assets(app):
     shutil.copyfile(PLOTLY_JS, static / PLOTLY_JS.name)
     # Replaced whole, so an output folder built before keeps no MathJax the pages do not use.
     shutil.rmtree(static / "mathjax", ignore_errors=True)
-    for name in MATHJAX_FILES:
-        source, target = MATHJAX / name, static / "mathjax" / name
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=MATHJAX_UNUSED)
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
+    for name, source in mathjax.files().items():
+        target = static / "mathjax" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
 
 
 def _drop_unfetched(app, exception):

@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.converters import GenerateAssignment
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
@@ -37,6 +38,7 @@ from losslandscape.grading.feedback import (
     OfflineMathJax,
     summary_title,
 )
+from losslandscape.grading.release import LinkToPublishedBook, published_url
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
@@ -50,6 +52,13 @@ c.CourseDirectory.root = str(Path(__file__).resolve().parent)
 c.CourseDirectory.course_id = "optimizers-course"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "assignments"
+
+# The release links chapters to the published book, at html.baseurl in the book's _config.yml.
+c.GenerateAssignment.preprocessors = [
+    LinkToPublishedBook,
+    *GenerateAssignment.class_traits()["preprocessors"].make_dynamic_default(),
+]
+c.LinkToPublishedBook.base_url = published_url(Path(__file__).resolve().parent / "_config.yml")
 
 c.Autograde.exporter_class = TolerantExporter
 c.Autograde.sanitize_preprocessors = [

@@ -28,6 +28,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         course = Path(folder)
         shutil.copy(ROOT / "nbgrader_config.py", course)
+        shutil.copy(ROOT / "_config.yml", course)  # the published book's address
         for name in ("solutions", "assignments"):
             shutil.copytree(ROOT / name, course / name)
         nbgrader(course, "generate_assignment", ASSIGNMENT, "--force").check_returncode()

@@ -42,6 +42,7 @@ MATHJAX_BUDGET = 2_000_000
 def course(tmp_path_factory):
     course = tmp_path_factory.mktemp("feedback_course")
     shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copy(ROOT / "_config.yml", course)  # the published book's address
     # no nbgrader_templates/: the configuration finds the course's templates itself
     for folder in ("solutions", "assignments"):
         shutil.copytree(ROOT / folder, course / folder)

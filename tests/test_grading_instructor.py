@@ -18,6 +18,7 @@ FULL_MARKS = dict.fromkeys(RULES, 5.0)
 
 def make_course(folder: Path, submissions: dict[str, str]) -> Path:
     shutil.copy(ROOT / "nbgrader_config.py", folder)
+    shutil.copy(ROOT / "_config.yml", folder)  # the published book's address
     shutil.copytree(ROOT / "solutions", folder / "solutions")
     shutil.copytree(ROOT / "assignments", folder / "assignments")
     assert nbgrader(folder, "generate_assignment", ASSIGNMENT, "--force").returncode == 0

@@ -54,6 +54,7 @@ def digest(folder: Path) -> str:
 def course(tmp_path_factory):
     course = tmp_path_factory.mktemp("course")
     shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copy(ROOT / "_config.yml", course)  # the published book's address
     for folder in ("solutions", "assignments"):
         shutil.copytree(ROOT / folder, course / folder)
     assert nbgrader(course, "generate_assignment", ASSIGNMENT, "--force").returncode == 0

@@ -1,9 +1,12 @@
 """The committed student notebook is the release of the instructor's, and both validate."""
 
 import json
+import re
 import shutil
 
 import pytest
+
+from losslandscape.grading.release import published_url
 
 from .test_grading_pipeline import ASSIGNMENT, ROOT, nbgrader
 
@@ -13,6 +16,7 @@ RELEASED = ROOT / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 
 def test_released_notebook_is_up_to_date_with_solutions(tmp_path):
     shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
+    shutil.copy(ROOT / "_config.yml", tmp_path)  # the published book's address
     shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
     result = nbgrader(tmp_path, "generate_assignment", ASSIGNMENT, "--force")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -34,3 +38,37 @@ def test_notebooks_validate(notebook, flags):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Success!" in result.stdout, result.stdout[-3000:]
     assert "WARNING" not in result.stdout + result.stderr  # quiet: nothing to learn to ignore
+
+
+def _links(notebook):
+    cells = json.loads(notebook.read_text())["cells"]
+    text = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    return re.findall(r"\]\(([^)\s]+)\)", text)
+
+
+def test_released_chapter_links_point_to_the_published_book():
+    base = published_url(ROOT / "_config.yml")
+    chapters = re.findall(r"file: (book/[\w-]+)", (ROOT / "_toc.yml").read_text())
+    source, released = _links(SOURCE), _links(RELEASED)
+    assert len(released) == len(source) >= 5
+    for mine, theirs in zip(source, released, strict=True):
+        # the instructor's link is the chapter's file, found from the notebook's folder
+        assert (SOURCE.parent / mine).resolve().is_file(), mine
+        page = (SOURCE.parent / mine).resolve().relative_to(ROOT).with_suffix("")
+        assert page.as_posix() in chapters
+        assert theirs == f"{base}{page.as_posix()}.html"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("html: {}\n", r"html.baseurl must be the published book's http\(s\) address, got None"),
+        ("html:\n  baseurl: ./book\n", r"got './book'"),
+    ],
+)
+def test_a_book_config_without_the_published_address_is_refused(tmp_path, text, message):
+    (tmp_path / "_config.yml").write_text(text)
+    with pytest.raises(ValueError, match=message):
+        published_url(tmp_path / "_config.yml")
+    with pytest.raises(ValueError, match="cannot read the book's configuration"):
+        published_url(tmp_path / "missing.yml")

@@ -6,8 +6,11 @@ import shutil
 
 import pytest
 
+from losslandscape import grading
 from losslandscape.grading.release import published_url
 
+from .fixture_submissions import CASES, notebook
+from .student_rules import STUDENTS
 from .test_grading_pipeline import ASSIGNMENT, ROOT, nbgrader
 
 SOURCE = ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
@@ -72,3 +75,25 @@ def test_a_book_config_without_the_published_address_is_refused(tmp_path, text, 
         published_url(tmp_path / "_config.yml")
     with pytest.raises(ValueError, match="cannot read the book's configuration"):
         published_url(tmp_path / "missing.yml")
+
+
+def test_validate_shows_a_students_diagnosis_whole(tmp_path):
+    submission = tmp_path / f"{ASSIGNMENT}.ipynb"
+    submission.write_text(json.dumps(notebook(CASES["mistakes_a6"])))
+    result = nbgrader(tmp_path, "validate", str(submission))
+    assert "VALIDATION FAILED" in result.stdout
+    lines = result.stdout.splitlines()
+    for rule, step in (
+        ("adam_step", STUDENTS["adam-betas-swapped"][0]),
+        ("rmsprop_step", STUDENTS["rmsprop-eps-inside"][0]),
+    ):
+        with pytest.raises(AssertionError) as failure:
+            grading.check_trajectory(step, rule, epochs=5)
+        start = next(
+            i for i, line in enumerate(lines) if line.startswith(f"    AssertionError: {rule}: ")
+        )
+        shown = lines[start : lines.index("", start)]
+        assert not any(line.endswith("...") for line in shown), shown  # nothing cut
+        assert " ".join(" ".join(shown).split()) == "AssertionError: " + " ".join(
+            str(failure.value).split()
+        )

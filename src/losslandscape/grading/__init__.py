@@ -23,7 +23,9 @@ import dataclasses
 import functools
 import math
 import os
+import re
 import secrets
+import textwrap
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -185,10 +187,10 @@ def check_trajectory(step: Callable, name: str, *, hidden: bool = False, **setti
         weights, failure = _run_trajectory(step, name, _setting(name, **setting))
     except SandboxError as exc:
         _record(name, "sandbox", _RANK_FAILURE)
-        raise AssertionError(_hidden_message(name, "sandbox") if hidden else str(exc)) from None
+        raise _failure(_hidden_message(name, "sandbox") if hidden else str(exc)) from None
     if weights is None:  # the answer cell does not define the rule
         _record(name, "undefined", _RANK_FAILURE)
-        raise AssertionError(_hidden_message(name, "undefined") if hidden else f"{name}: {failure}")
+        raise _failure(_hidden_message(name, "undefined") if hidden else f"{name}: {failure}")
     expected = reference(name, **setting)
     epoch = first_parting(weights, expected)
     if epoch is None:
@@ -196,14 +198,14 @@ def check_trajectory(step: Callable, name: str, *, hidden: bool = False, **setti
     if _broke(failure, epoch):
         _record(name, failure.kind, _RANK_FAILURE)
         if hidden:
-            raise AssertionError(_hidden_message(name, failure.kind, epoch))
-        raise AssertionError(f"{name} fails at epoch {epoch}: {failure}")
+            raise _failure(_hidden_message(name, failure.kind, epoch))
+        raise _failure(f"{name} fails at epoch {epoch}: {failure}")
     diagnosis = _diagnose(
         step, name, [(setting, weights)], rank=_RANK_HIDDEN if hidden else _RANK_VISIBLE
     )
     if hidden:
-        raise AssertionError(_with_hint(diagnosis.message(hidden=True)))
-    raise AssertionError(diagnosis.message())
+        raise _failure(_with_hint(diagnosis.message(hidden=True)))
+    raise _failure(diagnosis.message())
 
 
 def _broke(failure: RuleFailure | None, epoch: int) -> bool:
@@ -263,16 +265,16 @@ def check_steps(
     try:
         got = _run_steps(step, name, len(optimizer.state), calls)
     except SandboxError as exc:
-        raise AssertionError(_hidden_message(name, "sandbox") if hidden else str(exc)) from None
+        raise _failure(_hidden_message(name, "sandbox") if hidden else str(exc)) from None
     except RuleFailure as failure:
         if hidden:
-            raise AssertionError(_hidden_message(name, failure.kind)) from None
-        raise AssertionError(f"{name}: {failure}") from None
+            raise _failure(_hidden_message(name, failure.kind)) from None
+        raise _failure(f"{name}: {failure}") from None
     for t, (mine, theirs) in enumerate(zip(got, wants, strict=True), start=1):
         for label, a, b in zip(("w_new", *optimizer.state), mine, theirs, strict=True):
             if not np.allclose(a, b, rtol=TOLERANCE, atol=TOLERANCE):
                 prefix = f"{name} fails a hidden test" if hidden else name
-                raise AssertionError(f"{prefix}: step {t} gives a wrong {label}")
+                raise _failure(f"{prefix}: step {t} gives a wrong {label}")
 
 
 def _run_steps(step, name, n_state, calls):
@@ -438,10 +440,10 @@ def check_hidden_trajectories(step: Callable, name: str) -> None:
             weights, failure = _run_trajectory(step, name, _setting(name, **setting))
         except SandboxError:
             _record(name, "sandbox", _RANK_FAILURE)
-            raise AssertionError(_hidden_message(name, "sandbox")) from None
+            raise _failure(_hidden_message(name, "sandbox")) from None
         if weights is None:
             _record(name, "undefined", _RANK_FAILURE)
-            raise AssertionError(_hidden_message(name, "undefined"))
+            raise _failure(_hidden_message(name, "undefined"))
         runs.append((setting, weights, failure, first_parting(weights, reference(name, **setting))))
     parted = [(failure, epoch) for _, _, failure, epoch in runs if epoch is not None]
     if not parted:
@@ -449,9 +451,9 @@ def check_hidden_trajectories(step: Callable, name: str) -> None:
     failure, epoch = parted[0]
     if _broke(failure, epoch):
         _record(name, failure.kind, _RANK_FAILURE)
-        raise AssertionError(_hidden_message(name, failure.kind, epoch))
+        raise _failure(_hidden_message(name, failure.kind, epoch))
     diagnosis = _diagnose(step, name, [(s, w) for s, w, _, _ in runs], rank=_RANK_HIDDEN)
-    raise AssertionError(_with_hint(diagnosis.message(hidden=True)))
+    raise _failure(_with_hint(diagnosis.message(hidden=True)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -540,13 +542,47 @@ def self_check(step: Callable, name: str | None = None, **setting):
     expected = reference(name, **setting)
     epoch = first_parting(weights, expected)
     if failure is not None and failure.kind != "not finite":
-        print(f"{name} could not be trained: at epoch {failure.epoch}, {failure}")
+        print(wrapped(f"{name} could not be trained: at epoch {failure.epoch}, {failure}"))
     elif epoch is None:
         print(f"{name} follows the reference for all {len(expected) - 1} epochs.")
     else:
-        print(_diagnose(step, name, [(setting, weights)], rank=_RANK_FAILURE).message())
+        print(wrapped(_diagnose(step, name, [(setting, weights)], rank=_RANK_FAILURE).message()))
     figure = comparison_figure(name, weights, expected, epoch, landscape())
     return figure
+
+
+MESSAGE_WIDTH = 82
+"""Characters per line of a check's message: ``nbgrader validate`` cuts lines past 87,
+its indent (4) and, on the first, ``AssertionError: `` (16) included."""
+_FIRST_LINE_PREFIX = len("AssertionError: ")
+_PARENTHESES = re.compile(r"\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
+"""Parentheses with up to two levels inside: ``(w - lr * grad / (sqrt(sq_avg) + eps))``."""
+_NO_BREAK = "\u00a0"
+
+
+def wrapped(message: str) -> str:
+    """``message`` in lines of :data:`MESSAGE_WIDTH`, a formula or point in parentheses kept
+    on one line where it fits."""
+    lines = []
+    for number, paragraph in enumerate(message.split("\n")):
+        lines += textwrap.wrap(
+            _PARENTHESES.sub(_unbreakable, paragraph),
+            MESSAGE_WIDTH,
+            initial_indent=" " * _FIRST_LINE_PREFIX if number == 0 else "",
+            break_long_words=False,
+            break_on_hyphens=False,
+        ) or [""]
+    return "\n".join(lines).lstrip(" ").replace(_NO_BREAK, " ")
+
+
+def _unbreakable(match: re.Match) -> str:
+    # textwrap breaks lines at ASCII spaces only
+    group = match.group()
+    return group.replace(" ", _NO_BREAK) if len(group) <= MESSAGE_WIDTH // 2 else group
+
+
+def _failure(message: str) -> AssertionError:
+    return AssertionError(wrapped(message))
 
 
 def _point(row: Sequence[float]) -> str:

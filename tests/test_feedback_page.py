@@ -29,9 +29,15 @@ ADAM_WITHOUT_BIAS_CORRECTION = (
     "    v = beta2 * v + (1 - beta2) * grad**2\n"
     "    return w - lr * m / (np.sqrt(v) + eps), m, v\n"
 )
+# A message with no space to break at: the grader's messages wrap themselves, a
+# student's own exception text may not.
+UNBROKEN_WORD = "see_my_notes_" * 12
+SGD_RAISING = f"def sgd_step(w, grad, lr):\n    raise ValueError({UNBROKEN_WORD!r})\n"
 STUDENTS = {
     "reference": Case(),
-    "adam_without_bias_correction": Case({"adam_step": ADAM_WITHOUT_BIAS_CORRECTION}),
+    "adam_without_bias_correction": Case(
+        {"adam_step": ADAM_WITHOUT_BIAS_CORRECTION, "sgd_step": SGD_RAISING}
+    ),
 }
 WRONG = "adam_without_bias_correction"
 MATHJAX_BUDGET = 2_000_000
@@ -206,9 +212,10 @@ def test_every_error_message_is_read_whole_inside_its_box(browser, course, width
             assert not box["overflows"] and box["textInside"] and box["onScreen"], box
         if width == 1280:
             page.page.screenshot(path=SCREENSHOTS / f"feedback_{WRONG}.png", full_page=True)
-        # The trajectory's message ends with the reference's weights, which a student
-        # needs: one line, wider than the box unless it wraps.
+        # The trajectory's message ends with the reference's weights, which a student needs;
+        # the student's own message is one word wider than the box unless it wraps.
         assert any("the reference's (" in message for message in messages)
+        assert any(UNBROKEN_WORD in message for message in messages)
         unwrapped = page.page.evaluate(
             "() => [...document.querySelectorAll('.output_error pre')].map(pre => {"
             "  pre.style.whiteSpace = 'pre';"

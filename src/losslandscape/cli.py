@@ -22,18 +22,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m losslandscape",
         allow_abbrev=False,
-        description="Loss landscapes and optimizer trajectories of the seed's MNIST network.",
+        description="Loss landscapes and optimizer trajectories of the original notebook's "
+        "MNIST network.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser(
         "reproduce",
         allow_abbrev=False,
-        help="compute the seed notebook's loss grids and trajectories and save them as npz",
-        description="Compute the seed notebook's loss grids and five trajectories; save them "
+        help="compute the original notebook's loss grids and trajectories and save them as npz",
+        description="Compute the original notebook's loss grids and five trajectories; save them "
         "as an npz with the keys of losslandscape.reproduce() and print the final weights.",
     )
     run.add_argument("--out", required=True, type=Path, help="the npz file to write")
-    run.add_argument("--seed", type=int, default=SEED, help="seed of the weights (%(default)s)")
+    run.add_argument(
+        "--seed", type=int, default=SEED, help="random seed of the weights (%(default)s)"
+    )
     run.add_argument("--lr", type=float, default=SEED_LR, help="learning rate (%(default)s)")
     run.add_argument(
         "--start",

@@ -65,15 +65,10 @@ class Row:
 
 def collect(course: Path, assignment: str) -> list[Row]:
     """One :class:`Row` per student with a submission and per rule, sorted."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     rows = []
-    database = course / "gradebook.db"
-    if not database.is_file():
-        raise FileNotFoundError(
-            f"no gradebook at {database}: run `make autograde` (nbgrader autograde) first"
-        )
-    with Gradebook(f"sqlite:///{database}") as gradebook:
+    with _gradebook(course) as gradebook:
         try:
             notebooks = [
                 notebook.name for notebook in gradebook.find_assignment(assignment).notebooks
@@ -115,6 +110,18 @@ def collect(course: Path, assignment: str) -> list[Row]:
                         )
                     )
     return rows
+
+
+def _gradebook(course: Path):
+    """The course's gradebook, never a new empty one (nbgrader would make one)."""
+    from nbgrader.api import Gradebook
+
+    database = course / "gradebook.db"
+    if not database.is_file():
+        raise FileNotFoundError(
+            f"no gradebook at {database}: run `make autograde` (nbgrader autograde) first"
+        )
+    return Gradebook(f"sqlite:///{database}")
 
 
 def _stored(path: Path) -> dict:
@@ -366,10 +373,10 @@ def write_canvas_csv(course: Path, assignments: Iterable[str], path: Path) -> No
     id here, so use the LMS login as the id); a missing submission is an empty cell,
     which Canvas leaves as it is. The second row gives each assignment's points.
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     assignments = list(assignments)
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    with _gradebook(course) as gradebook:
         maxima = []
         for assignment in assignments:
             try:

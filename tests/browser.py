@@ -32,21 +32,33 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 class Page:
-    """A chapter open in the browser, with every JavaScript error and outside request kept."""
+    """A page open in the browser, with every JavaScript error and outside request kept.
 
-    def __init__(self, browser, url):
+    A page served by the tests' server may fetch from 127.0.0.1 only; a page opened from
+    disk (a ``Path`` or ``file://`` URL: feedback, the class report) from disk only.
+    """
+
+    def __init__(self, browser, url, width=1280):
+        if isinstance(url, Path):
+            url = url.as_uri()
+        own = "file://" if url.startswith("file://") else "http://127.0.0.1"
         self.errors = []
-        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.page = browser.new_page(viewport={"width": width, "height": 900})
         self.page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
         self.page.on(
             "console",
             lambda msg: msg.type == "error" and self.errors.append(f"console: {msg.text}"),
         )
+        if own == "file://":  # a file the page asks for and does not find
+            self.page.on(
+                "requestfailed",
+                lambda request: self.errors.append(f"failed: {request.url} {request.failure}"),
+            )
         self.page.route(
             "**/*",
             lambda route: (
                 route.continue_()
-                if route.request.url.startswith("http://127.0.0.1")
+                if route.request.url.startswith(own)
                 else (self.errors.append(f"outside request: {route.request.url}"), route.abort())
             ),
         )
@@ -80,3 +92,13 @@ class Page:
         return self.page.evaluate(
             f"gd => {expression}", self.page.locator(f"#{div_id}").element_handle()
         )
+
+
+def overlap(a, b) -> bool:
+    """Whether two bounding boxes (``x``, ``y``, ``width``, ``height``) overlap."""
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )

@@ -12,7 +12,7 @@ import zlib
 import numpy as np
 import pytest
 
-from tests.browser import SCREENSHOTS, Page
+from tests.browser import SCREENSHOTS, Page, overlap
 from tests.test_book_browser import FIGURES
 
 pytestmark = pytest.mark.slow
@@ -103,15 +103,6 @@ def _paeth(left, up, corner):
     p = left + up - corner
     pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
     return left if pa <= pb and pa <= pc else up if pb <= pc else corner
-
-
-def _overlap(a, b) -> bool:
-    return (
-        a["x"] < b["x"] + b["width"]
-        and b["x"] < a["x"] + a["width"]
-        and a["y"] < b["y"] + b["height"]
-        and b["y"] < a["y"] + a["height"]
-    )
 
 
 def test_race_contour_map_stays_drawn_while_it_plays(browser, server):
@@ -209,7 +200,7 @@ def test_titles_inside_the_figure_and_clear_of_colour_bars(browser, server, chap
             assert (
                 frame["y"] <= box["y"] and box["y"] + box["height"] <= frame["y"] + frame["height"]
             )
-            assert not any(_overlap(box, bar) for bar in bars if bar), title.text_content()
+            assert not any(overlap(box, bar) for bar in bars if bar), title.text_content()
         # A 3D scene's colour bar lies beside its scene, not over it.
         scenes = gd.evaluate(
             """gd => Object.keys(gd._fullLayout).filter(k => /^scene\\d*$/.test(k)).map(k => {
@@ -234,7 +225,7 @@ def test_titles_inside_the_figure_and_clear_of_colour_bars(browser, server, chap
         ("08_adam", "adam-beta1-sweep"),
     ],
 )
-def test_buttons_and_slider_do_not_overlap(browser, server, chapter, div_id):
+def test_buttons_and_slider_do_notoverlap(browser, server, chapter, div_id):
     page = Page(browser, f"{server}/book/{chapter}.html")
     figure = page.page.locator(f"#{div_id}")
     figure.scroll_into_view_if_needed()
@@ -248,7 +239,7 @@ def test_buttons_and_slider_do_not_overlap(browser, server, chapter, div_id):
     axis_titles = [t.bounding_box() for t in figure.locator(".g-x2title text").all()]
     assert slider, div_id
     for part in slider:
-        assert not any(_overlap(part, button) for button in buttons), (part, buttons)
-        assert not any(_overlap(part, title) for title in axis_titles if title), part
+        assert not any(overlap(part, button) for button in buttons), (part, buttons)
+        assert not any(overlap(part, title) for title in axis_titles if title), part
     figure.screenshot(path=SCREENSHOTS / f"{chapter}-{div_id}-controls.png")
     assert page.errors == []

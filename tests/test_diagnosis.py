@@ -11,6 +11,7 @@ import functools
 import inspect
 import re
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -331,3 +332,14 @@ def test_the_self_check_prints_the_diagnosis(capsys):
     printed = flat(capsys.readouterr().out)
     assert printed.startswith(f"adam_step: {CATALOGUE['adam-betas-swapped'].explanation}; ")
     assert re.search(r"; from epoch \d+ your weights are \(.+\), the reference's \(", printed)
+
+
+def test_the_readmes_example_message_is_the_real_one():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    shown = re.search(r"```text\n(AssertionError: adam_step: .*?)\n```", readme, re.S).group(1)
+    message = _raised(
+        lambda: grading.check_trajectory(
+            STUDENTS["adam-no-bias-correction"][0], "adam_step", epochs=5
+        )
+    )
+    assert shown == f"AssertionError: {message}"

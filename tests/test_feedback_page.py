@@ -10,16 +10,15 @@ every other request refused. Screenshots go to ``artifacts/screenshots/feedback_
 import ast
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from losslandscape.grading.feedback import MATHJAX_URL, mathjax_files
 
-from .browser import SCREENSHOTS
+from .browser import SCREENSHOTS, Page
 from .fixture_submissions import SOURCE, Case, notebook
-from .test_grading_pipeline import ASSIGNMENT, ROOT, nbgrader
+from .test_grading_pipeline import ASSIGNMENT, make_course, nbgrader
 
 pytestmark = pytest.mark.slow
 
@@ -46,17 +45,10 @@ MATHJAX_BUDGET = 2_000_000
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    course = tmp_path_factory.mktemp("feedback_course")
-    shutil.copy(ROOT / "nbgrader_config.py", course)
-    shutil.copy(ROOT / "_config.yml", course)  # the published book's address
-    # no nbgrader_templates/: the configuration finds the course's templates itself
-    for folder in ("solutions", "assignments"):
-        shutil.copytree(ROOT / folder, course / folder)
-    assert nbgrader(course, "generate_assignment", ASSIGNMENT, "--force").returncode == 0
-    for student, case in STUDENTS.items():
-        folder = course / "submitted" / student / ASSIGNMENT
-        folder.mkdir(parents=True)
-        (folder / f"{ASSIGNMENT}.ipynb").write_text(json.dumps(notebook(case)))
+    course = make_course(
+        tmp_path_factory.mktemp("feedback_course"),
+        {student: json.dumps(notebook(case)) for student, case in STUDENTS.items()},
+    )
     for step in ("autograde", "generate_feedback"):
         result = nbgrader(course, step, ASSIGNMENT)
         assert result.returncode == 0, result.stderr[-3000:]
@@ -96,35 +88,12 @@ def formulas(course: Path, student: str) -> int:
     )
 
 
-class Page:
-    """A feedback page open from disk, with every request that is not for a file refused."""
+class FeedbackPage(Page):
+    """A feedback page opened from disk, once MathJax has typeset it with its fonts."""
 
     def __init__(self, browser, path: Path, width: int = 1280):
-        self.problems = []
-        self.page = browser.new_page(viewport={"width": width, "height": 900})
-        self.page.on("pageerror", lambda error: self.problems.append(f"pageerror: {error}"))
-        self.page.on(
-            "console",
-            lambda msg: msg.type == "error" and self.problems.append(f"console: {msg.text}"),
-        )
-        self.page.on(
-            "requestfailed",
-            lambda request: self.problems.append(f"failed: {request.url} {request.failure}"),
-        )
-        self.page.route("**/*", self._only_files)
-        self.page.goto(path.as_uri(), wait_until="load")
-        self.page.wait_for_function("window.MathJax?.startup?.promise")
-        self.page.evaluate("MathJax.startup.promise.then(() => document.fonts.ready).then(() => 1)")
-
-    def _only_files(self, route):
-        if route.request.url.startswith("file://"):
-            route.continue_()
-        else:
-            self.problems.append(f"outside request: {route.request.url}")
-            route.abort()
-
-    def close(self):
-        self.page.close()
+        super().__init__(browser, path, width)
+        self.page.evaluate("document.fonts.ready.then(() => 1)")
 
 
 @pytest.fixture(scope="module", params=list(STUDENTS))
@@ -134,9 +103,9 @@ def student(request):
 
 @pytest.fixture
 def page(browser, course, student):
-    page = Page(browser, folder(course, student) / f"{ASSIGNMENT}.html")
+    page = FeedbackPage(browser, folder(course, student) / f"{ASSIGNMENT}.html")
     yield page
-    page.close()
+    page.page.close()
 
 
 def test_the_page_asks_no_server_for_scripts_or_styles(course, student):
@@ -172,7 +141,7 @@ def test_the_hidden_tests_stay_hidden(course, student):
 
 
 def test_offline_the_formulas_are_typeset(course, student, page):
-    assert page.problems == []
+    assert page.errors == []
     typeset = page.page.locator("mjx-container").count()
     assert typeset == formulas(course, student) > 0
     # No TeX left in the rendered markdown: every $...$ became MathJax's output.
@@ -201,9 +170,9 @@ ERROR_BOXES = """() => [...document.querySelectorAll('.output_error pre')].map(p
 
 @pytest.mark.parametrize("width", [1280, 700])
 def test_every_error_message_is_read_whole_inside_its_box(browser, course, width):
-    page = Page(browser, folder(course, WRONG) / f"{ASSIGNMENT}.html", width=width)
+    page = FeedbackPage(browser, folder(course, WRONG) / f"{ASSIGNMENT}.html", width=width)
     try:
-        assert page.problems == []
+        assert page.errors == []
         boxes = page.page.evaluate(ERROR_BOXES)
         messages = error_messages(course, WRONG)
         assert len(boxes) == len(messages) >= 2
@@ -223,7 +192,7 @@ def test_every_error_message_is_read_whole_inside_its_box(browser, course, width
         )
         assert any(unwrapped)  # so the check above would see a message that ran past its box
     finally:
-        page.close()
+        page.page.close()
 
 
 def expected_summary() -> list[tuple[str, str]]:

@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,27 +9,10 @@ from pathlib import Path
 import pytest
 
 from .fixture_submissions import RULES, UNANSWERED, Case, notebook
-from .test_grading_pipeline import ASSIGNMENT, ROOT, in_course, nbgrader, scores
+from .test_grading_pipeline import ASSIGNMENT, in_course, make_course, nbgrader, scores, submit
 
 pytestmark = pytest.mark.slow
 FULL_MARKS = dict.fromkeys(RULES, 5.0)
-
-
-def make_course(folder: Path, submissions: dict[str, str]) -> Path:
-    shutil.copy(ROOT / "nbgrader_config.py", folder)
-    shutil.copy(ROOT / "_config.yml", folder)  # the published book's address
-    shutil.copytree(ROOT / "solutions", folder / "solutions")
-    shutil.copytree(ROOT / "assignments", folder / "assignments")
-    assert nbgrader(folder, "generate_assignment", ASSIGNMENT, "--force").returncode == 0
-    for student, text in submissions.items():
-        submit(folder, student, text)
-    return folder
-
-
-def submit(course: Path, student: str, text: str) -> None:
-    target = course / "submitted" / student / ASSIGNMENT
-    target.mkdir(parents=True, exist_ok=True)
-    (target / f"{ASSIGNMENT}.ipynb").write_text(text)
 
 
 REFERENCE_TEXT = json.dumps(notebook(Case()))

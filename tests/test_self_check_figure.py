@@ -18,7 +18,7 @@ from losslandscape.grading import TOLERANCE
 from losslandscape.grading.figure import REFERENCE_COLOR, comparison_figure
 from losslandscape.landscape import SEED_W_A, SEED_W_B
 from losslandscape.plotting import BACKDROP_SCALE
-from tests.browser import SCREENSHOTS, Page, QuietHandler
+from tests.browser import SCREENSHOTS, Page, QuietHandler, overlap
 
 
 def adam_without_bias_correction(w, grad, m, v, t, lr, beta1, beta2, eps):
@@ -332,15 +332,6 @@ ZOOM = """(gd, points) => {
 }"""
 
 
-def _overlap(a, b) -> bool:
-    return (
-        a["x"] < b["x"] + b["width"]
-        and b["x"] < a["x"] + a["width"]
-        and a["y"] < b["y"] + b["height"]
-        and b["y"] < a["y"] + a["height"]
-    )
-
-
 def _inside(box, frame) -> bool:
     return (
         frame["x"] <= box["x"] + 0.5
@@ -382,7 +373,7 @@ def test_the_figure_reads_clearly_in_a_browser(browser, figures_server, case, wi
     # The legend is clear of the colour bar; both, the titles and the notes are clear of
     # each other and of every tick label.
     assert len(layout["colorbars"]) == 1
-    assert not _overlap(layout["legend"], layout["colorbars"][0])
+    assert not overlap(layout["legend"], layout["colorbars"][0])
     important = [
         {"name": "legend", **layout["legend"]},
         {"name": "colour bar", **layout["colorbars"][0]},
@@ -391,9 +382,9 @@ def test_the_figure_reads_clearly_in_a_browser(browser, figures_server, case, wi
     ]
     for i, a in enumerate(important):
         for b in important[i + 1 :]:
-            assert not _overlap(a, b), (a, b)
+            assert not overlap(a, b), (a, b)
         for tick in layout["ticks"]:
-            assert not _overlap(a, tick), (a, tick)
+            assert not overlap(a, tick), (a, tick)
     # Nothing is clipped: every text and the legend lie within the figure.
     for box in [*layout["texts"], layout["legend"], *layout["colorbars"]]:
         assert _inside(box, frame), box

@@ -1,14 +1,17 @@
-"""How long autograding takes: one submission, and a whole class in one batch.
+"""How long autograding takes: one submission, a whole class in one batch, and a batch of
+wrong submissions whose mistakes are named.
 
-Run with ``make bench``. Builds a throwaway course in a temporary folder,
-submits ``--class-size`` full-marks submissions and times plain
-``nbgrader autograde`` as the instructor runs it, start-up included.
-Targets: one submission in under 15 s, a class of 300 in under 5 minutes.
+Run with ``make bench``. Builds throwaway courses in temporary folders and times plain
+``nbgrader autograde`` as the instructor runs it, start-up included: ``--class-size``
+full-marks submissions, then the fixture submissions that hand in every mistake of the
+diagnosis catalogue (each wrong rule is trained once more on the public diagnostic runs
+and every mistake of its rule is trained on all its runs, so a wrong submission costs
+more than a right one). Targets: one submission in under 15 s, a class of 300 in under
+5 minutes.
 """
 
 import argparse
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -16,41 +19,46 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fixture_submissions import Case, notebook
-from tests.test_grading_pipeline import ASSIGNMENT, ROOT, nbgrader
+from tests.fixture_submissions import CASES, Case, notebook
+from tests.test_grading_pipeline import ASSIGNMENT, make_course, nbgrader
+
+
+def autograde(course: Path, *args: str) -> tuple[float, int]:
+    """Seconds that ``nbgrader autograde`` takes in ``course``, and how many it graded."""
+    start = time.perf_counter()
+    result = nbgrader(course, "autograde", ASSIGNMENT, *args)
+    result.check_returncode()
+    return time.perf_counter() - start, result.stderr.count("of 25 points in")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--class-size", type=int, default=300, help="submissions in the batch")
     args = parser.parse_args()
-    text = json.dumps(notebook(Case()))
+    right = json.dumps(notebook(Case()))
+    wrong = {
+        name: json.dumps(notebook(case))
+        for name, case in CASES.items()
+        if name.startswith("mistakes_")
+    }
     with tempfile.TemporaryDirectory() as folder:
-        course = Path(folder)
-        shutil.copy(ROOT / "nbgrader_config.py", course)
-        shutil.copy(ROOT / "_config.yml", course)  # the published book's address
-        for name in ("solutions", "assignments"):
-            shutil.copytree(ROOT / name, course / name)
-        nbgrader(course, "generate_assignment", ASSIGNMENT, "--force").check_returncode()
-        for i in range(args.class_size):
-            target = course / "submitted" / f"student{i:03d}" / ASSIGNMENT
-            target.mkdir(parents=True)
-            (target / f"{ASSIGNMENT}.ipynb").write_text(text)
-
-        start = time.perf_counter()
-        nbgrader(course, "autograde", ASSIGNMENT, "--student", "student000").check_returncode()
-        one = time.perf_counter() - start
-        start = time.perf_counter()
-        result = nbgrader(course, "autograde", ASSIGNMENT, "--force")
-        result.check_returncode()
-        batch = time.perf_counter() - start
-        graded = result.stderr.count("of 25 points in")
+        course = make_course(
+            Path(folder), {f"student{i:03d}": right for i in range(args.class_size)}
+        )
+        one, _ = autograde(course, "--student", "student000")
+        batch, graded = autograde(course, "--force")
+    with tempfile.TemporaryDirectory() as folder:
+        mistakes, diagnosed = autograde(make_course(Path(folder), wrong))
 
     minutes = batch / 60
     print(f"one submission, nbgrader start-up included: {one:5.1f} s  (target < 15 s)")
     print(
         f"a class of {graded} in one batch: {minutes:4.1f} min, "
         f"{batch / graded:.2f} s per submission  (target for 300: < 5 min)"
+    )
+    print(
+        f"{diagnosed} submissions with every mistake of the catalogue named: {mistakes:.1f} s, "
+        f"{mistakes / diagnosed:.2f} s per submission, start-up included"
     )
     met = one < 15 and graded == args.class_size and batch / graded * 300 < 300
     print("all targets met" if met else "TARGET MISSED")

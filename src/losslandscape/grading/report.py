@@ -43,7 +43,8 @@ OTHER_DIAGNOSES = {
     "sandbox": "the sandbox stopped the rule (time, memory, or the process ended)",
     "unknown": "the path parts from the reference, though not by a common mistake",
     "steps": "the path is right, a steps test is not: the state returned is in another "
-    "form (Keras's velocity, say) or an input is changed in place",
+    "form (Keras's velocity, say), an input is changed in place, or the step is right on "
+    "the training loop's arrays only",
     "other": "a test failed for another reason; the student's feedback shows it",
     "ungradable": "the notebook could not be read",
 }
@@ -185,8 +186,8 @@ def figures(rows: Sequence[Row]) -> list[tuple[str, str, go.Figure]]:
         (
             "Where the paths part",
             "The first epoch where a student's path leaves the reference on the original "
-            "notebook's run (1000 epochs), one point per student; a formula error shows at "
-            "epoch 1 or 2, a later one is a subtler mistake.",
+            "notebook's run (1000 epochs), one point per student and rule; a formula error "
+            "shows at epoch 1 or 2, a later one is a subtler mistake.",
             _partings(rows, rules),
         ),
     ]

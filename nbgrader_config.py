@@ -25,6 +25,7 @@ from nbgrader.preprocessors import (
 )
 
 from losslandscape.grading.autograde import (
+    CommentDiagnoses,
     HideHiddenTests,
     HideTracebacks,
     RebuildFromRelease,
@@ -74,6 +75,7 @@ c.Autograde.autograde_preprocessors = [
     ClearMetadataPreprocessor,
     LimitOutput,
     SaveAutoGrades,
+    CommentDiagnoses,
     AssignLatePenalties,
     CheckCellMetadata,
 ]

@@ -302,9 +302,12 @@ def test_the_visible_test_and_the_hidden_test_name_the_mistake_and_record_it(mis
     assert finding.first_divergent_epoch == grading.first_parting(
         np.nan_to_num(original, nan=np.inf), grading.reference(rule)
     )
-    hint = f". {grading._HIDDEN_HINT}"
-    shown = finding.message.replace("\n", f"{hint}\n", 1) if note else finding.message + hint
-    assert flat(hidden) == flat(shown)
+    # what the class report and the comment under the answer say: no setting, no weights
+    said = f"{rule}: {mistake.explanation}; it shows from epoch "
+    assert finding.message.startswith(said) and finding.message.endswith(note.strip())
+    epoch = int(re.match(r"\d+", finding.message.removeprefix(said)).group())
+    explained = numbers(mistake.explanation + mistake.convention)
+    assert set(numbers(finding.message)) <= {*explained, str(epoch)}, finding.message
 
 
 @pytest.mark.parametrize("rule", list(grading.RULES))

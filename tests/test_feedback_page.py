@@ -195,11 +195,15 @@ def test_every_error_message_is_read_whole_inside_its_box(browser, course, width
         page.page.close()
 
 
-def expected_summary() -> list[tuple[str, str]]:
-    """Each test cell's grade_id and the first line of its docstring, without the full stop."""
+def expected_summary(commented=()) -> list[tuple[str, str]]:
+    """Each test cell's grade_id and the first line of its docstring, without the full stop,
+    after the grader's comment on each answer in ``commented``."""
     found = []
     for cell in json.loads(SOURCE.read_text())["cells"]:
         nbgrader_metadata = cell["metadata"].get("nbgrader", {})
+        if nbgrader_metadata.get("grade_id") in commented:
+            rule = nbgrader_metadata["grade_id"]
+            found.append((f"comment-{rule}", f"Comment on {rule}"))
         if nbgrader_metadata.get("grade") and not nbgrader_metadata.get("solution"):
             docstring = ast.get_docstring(ast.parse("".join(cell["source"])))
             title = docstring.splitlines()[0].removesuffix(".")
@@ -212,9 +216,10 @@ def test_the_summary_names_each_test_by_what_it_checks(course, student, page):
         "[...document.querySelectorAll('#toc li a')]"
         ".map(a => [a.getAttribute('href').slice(1), a.innerText])"
     )
-    expected = expected_summary()
+    # the diagnosis of the wrong adam_step is the grader's comment under it
+    expected = expected_summary(commented=["adam_step"] if student == WRONG else [])
     assert [tuple(entry) for entry in entries] == expected
-    assert len(expected) == 10 and len({title for _, title in expected}) == 10
+    assert len(expected) == len({title for _, title in expected}) == 10 + (student == WRONG)
     assert expected[-1] == (
         "test_adam_step_trajectory",
         "adam_step in the training loop: the original notebook's first epochs (the rest is hidden)",

@@ -183,18 +183,29 @@ def test_feedback_hides_the_hidden_tests(course, feedback):
         assert not re.search(r"LEAK lr=\d", page), student
 
 
-def test_feedback_names_every_mistake_the_student_made(feedback):
-    # by the visible test, which runs first in its cell
-    for case, expected in CASES.items():
-        for rule, diagnosis in expected.diagnoses.items():
-            page = " ".join(html.unescape(feedback[case]).split())  # messages wrap
-            if diagnosis in CATALOGUE:
-                mistake = CATALOGUE[diagnosis]
-                assert f"{rule}: {mistake.explanation}; from epoch " in page, (case, rule)
-                assert mistake.convention in page
-            else:  # right, or right but for the steps tests: no mistake named
-                named = [m.id for m in CATALOGUE.values() if f"{rule}: {m.explanation}" in page]
-                assert named == [], (case, rule)
+def test_feedback_names_every_mistake_the_student_made(course, feedback):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for case, expected in CASES.items():
+            # the page as it reads: tags gone, wrapped messages joined
+            text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", feedback[case])).split())
+            for rule, diagnosis in expected.diagnoses.items():
+                comment = gradebook.find_comment(rule, ASSIGNMENT, ASSIGNMENT, case).auto_comment
+                if diagnosis in CATALOGUE:
+                    mistake = CATALOGUE[diagnosis]
+                    # by the visible test, which runs first in its cell
+                    assert f"{rule}: {mistake.explanation}; from epoch " in text, (case, rule)
+                    assert mistake.convention in text
+                    # and under the answer, as the autograder's comment, with no number
+                    # but the epoch
+                    said = f"{rule}: {mistake.explanation}; it shows from epoch"
+                    assert f"Comments: {said}" in text, (case, rule)
+                    assert comment.startswith(f"{rule}".replace("_", "\\_")), comment
+                else:  # right, or right but for the steps tests: no mistake named
+                    named = [m.id for m in CATALOGUE.values() if f"{rule}: {m.explanation}" in text]
+                    assert named == [], (case, rule)
+                    assert comment is None, (case, rule, comment)
 
 
 def _make(target: str, course: Path) -> subprocess.CompletedProcess:

@@ -524,7 +524,7 @@ def _diagnose(step: Callable, name: str, runs: list, rank: int):
         "ambiguous": lambda: "ambiguous: " + " | ".join(m.id for m in diagnosis.mistakes),
         "unknown": lambda: "unknown",
     }[diagnosis.verdict]()
-    _record(name, label, rank, original_parting(name, runs), diagnosis.message(hidden=True))
+    _record(name, label, rank, original_parting(name, runs), diagnosis.summary())
     return diagnosis
 
 

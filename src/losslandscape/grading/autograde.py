@@ -433,6 +433,39 @@ def _error_output(name: str, message: str):
     return new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
 
 
+class CommentDiagnoses(NbGraderPreprocessor):
+    """Put each rule's diagnosis under its answer as the autograder's comment.
+
+    The formgrader shows it to the instructor next to the student's code, and the
+    feedback page to the student, under their answer. Runs after ``SaveAutoGrades``,
+    which clears the autograder's comments of answered cells. The text is the
+    diagnosis as a hidden test words it: no setting and no weights.
+    """
+
+    def preprocess(self, nb, resources):
+        findings = nb.metadata.get(_METADATA, {}).get("findings", {})
+        info = resources["nbgrader"]
+        with Gradebook(info["db_url"]) as gradebook:
+            for cell in nb.cells:
+                if not utils.is_solution(cell):
+                    continue
+                grade_id = cell.metadata.nbgrader["grade_id"]
+                message = findings.get(grade_id, {}).get("message")
+                if message:
+                    comment = gradebook.find_comment(
+                        grade_id, info["notebook"], info["assignment"], info["student"]
+                    )
+                    comment.auto_comment = _markdown_text(message)
+            gradebook.db.commit()
+        return nb, resources
+
+
+def _markdown_text(text: str) -> str:
+    """``text`` as markdown that shows it as written (comments are rendered as markdown)."""
+    escaped = re.sub(r"([\\`*_{}\[\]()#+\-.!<>|^])", r"\\\1", text)
+    return escaped.replace("\n", "\n\n")
+
+
 class _TakesDisplayPriority(NbGraderPreprocessor):
     """Accepts the ``display_data_priority`` that nbconvert's HTML exporter gives everyone.
 

@@ -383,6 +383,26 @@ class Diagnosis:
         """
         if self.correct:
             return f"{self.name} follows the reference on every run."
+        if hidden:
+            return self._lines(f"a hidden test shows it from epoch {self.epoch}")
+        if not all(math.isfinite(x) for x in self.weights):
+            return self._lines(f"at epoch {self.epoch} your weights are no longer finite")
+        where = (
+            f"from epoch {self.epoch} your weights are {_point(self.weights)}, "
+            f"the reference's {_point(self.expected)}"
+        )
+        if self.verdict == "unknown":
+            where += f", {self.distance:.3g} apart"
+        return self._lines(where)
+
+    def summary(self) -> str:
+        """The diagnosis with no setting and no weights, wherever the path parted: for the
+        class report and the comment under the student's answer."""
+        if self.correct:
+            return self.message()
+        return self._lines(f"it shows from epoch {self.epoch}")
+
+    def _lines(self, where: str) -> str:
         if self.verdict == "mistake":
             what = self.mistake.explanation
         elif self.verdict == "ambiguous":
@@ -390,17 +410,6 @@ class Diagnosis:
             what = f"either {', '.join(others)} or {last} (these runs cannot tell which)"
         else:
             what = "your path parts from the reference, though not by a common mistake"
-        if hidden:
-            where = f"a hidden test shows it from epoch {self.epoch}"
-        elif not all(math.isfinite(x) for x in self.weights):
-            where = f"at epoch {self.epoch} your weights are no longer finite"
-        else:
-            where = (
-                f"from epoch {self.epoch} your weights are {_point(self.weights)}, "
-                f"the reference's {_point(self.expected)}"
-            )
-            if self.verdict == "unknown":
-                where += f", {self.distance:.3g} apart"
         notes = [m.convention for m in self.mistakes if m.convention]
         return "\n".join([f"{self.name}: {what}; {where}", *notes])
 

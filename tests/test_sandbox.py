@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from losslandscape import grading
 from losslandscape.grading import sandbox as sandbox_module
 from losslandscape.grading.sandbox import (
     Budget,
@@ -281,3 +282,39 @@ def sgd_step(w, grad, lr):
         assert rule(np.zeros(1), np.zeros(1), 1.0)[0] < sandbox_module.MAX_PROCESSES
     finally:
         rule.close()
+
+
+FORGED_REPLY = """
+import base64, json, os, sys
+def sgd_step(w, grad, lr):
+    # The grader's loop is on this process's stack: read the run's setting from it and
+    # write a well-formed reply of its own, with a failure kind of its own choosing.
+    frame = sys._getframe(1)
+    while "setting" not in frame.f_locals:
+        frame = frame.f_back
+    setting = frame.f_locals["setting"]
+    weights = np.zeros((setting["epochs"] + 1, 2))
+    weights[0] = setting["start"]
+    array = {"array": base64.b64encode(weights.tobytes()).decode(), "dtype": weights.dtype.str,
+             "shape": list(weights.shape), "scalar": False}
+    failure = {"kind": KIND, "message": "forged", "epoch": 1}
+    data = json.dumps({"weights": array, "failure": failure}).encode()
+    for fd in map(int, os.listdir("/proc/self/fd")):
+        try:
+            os.write(fd, data)
+        except OSError:
+            pass
+    os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("kind", ['=HYPERLINK("http://x")', "adam-no-bias-correction"])
+def test_a_forged_reply_cannot_choose_what_the_class_report_records(kind):
+    rule = proxy(f"KIND = {kind!r}\n{FORGED_REPLY}")
+    try:
+        with grading.recording() as found, pytest.raises(AssertionError) as failure:
+            grading.check_trajectory(rule, "sgd_step", epochs=5)
+    finally:
+        rule.close()
+    assert str(failure.value) == "the sandbox of sgd_step sent a malformed reply"
+    assert found["sgd_step"].diagnosis == "sandbox"

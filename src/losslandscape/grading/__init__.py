@@ -126,17 +126,24 @@ def _run_trajectory(step: Callable, name: str, setting: dict):
         weights = _worker.decode(reply["weights"])
         failure = reply.get("failure")
         if failure is not None:
-            epoch = failure.get("epoch")
-            failure = RuleFailure(
-                str(failure["kind"])[:40],
-                str(failure["message"])[:500],
-                int(epoch) if epoch is not None else None,
-            )
+            failure = _reported_failure(failure)
         if not (isinstance(weights, np.ndarray) and weights.shape == (setting["epochs"] + 1, 2)):
             raise ValueError("a trajectory of the wrong shape")
         return weights.astype(float), failure
     except Exception:
         raise SandboxError(f"the sandbox of {name} sent a malformed reply") from None
+
+
+def _reported_failure(failure: dict) -> RuleFailure:
+    """The failure a sandbox reported, checked: the child that writes the reply runs the
+    student's code, so a kind other than :data:`_worker.FAILURE_KINDS` (which would reach
+    the class report) makes the reply malformed."""
+    if failure["kind"] not in _worker.FAILURE_KINDS:
+        raise ValueError("an unknown kind of failure")
+    epoch = failure.get("epoch")
+    return RuleFailure(
+        failure["kind"], str(failure["message"])[:500], int(epoch) if epoch is not None else None
+    )
 
 
 def trajectory(step: Callable, name: str, **setting) -> np.ndarray:
@@ -292,8 +299,7 @@ def _run_steps(step, name, n_state, calls):
         raise RuleFailure("undefined", str(reply["undefined"])[:500])
     try:
         if reply.get("failure") is not None:
-            failure = reply["failure"]
-            raise RuleFailure(str(failure["kind"])[:40], str(failure["message"])[:500])
+            raise _reported_failure(reply["failure"])
         results = [tuple(_worker.decode(a) for a in result) for result in reply["results"]]
         shapes_match = len(results) == len(calls) and all(
             len(result) == n_state + 1

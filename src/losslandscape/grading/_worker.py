@@ -98,6 +98,10 @@ def decode(data, depth=0):
     raise ValueError("malformed message")
 
 
+FAILURE_KINDS = frozenset({"raised", "contract", "not finite"})
+"""How a rule can fail in the sandbox; the grader takes no other kind from a reply."""
+
+
 class RuleFailure(Exception):
     """A rule broke its contract or raised; ``kind`` says how, ``epoch`` when (or None)."""
 

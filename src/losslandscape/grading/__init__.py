@@ -190,14 +190,7 @@ def check_trajectory(step: Callable, name: str, *, hidden: bool = False, **setti
     the first epoch where the two part and both points there, or how the rule
     failed; with ``hidden`` it says only the kind of failure and the epoch.
     """
-    try:
-        weights, failure = _run_trajectory(step, name, _setting(name, **setting))
-    except SandboxError as exc:
-        _record(name, "sandbox", _RANK_FAILURE)
-        raise _failure(_hidden_message(name, "sandbox") if hidden else str(exc)) from None
-    if weights is None:  # the answer cell does not define the rule
-        _record(name, "undefined", _RANK_FAILURE)
-        raise _failure(_hidden_message(name, "undefined") if hidden else f"{name}: {failure}")
+    weights, failure = _student_run(step, name, setting, hidden)
     expected = reference(name, **setting)
     epoch = first_parting(weights, expected)
     if epoch is None:
@@ -213,6 +206,20 @@ def check_trajectory(step: Callable, name: str, *, hidden: bool = False, **setti
     if hidden:
         raise _failure(_with_hint(diagnosis.message(hidden=True)))
     raise _failure(diagnosis.message())
+
+
+def _student_run(step: Callable, name: str, setting: dict, hidden: bool):
+    """``(weights, failure)`` of the student's rule for ``setting``; fails the check, on
+    record, when its sandbox broke down or its answer cell does not define the rule."""
+    try:
+        weights, failure = _run_trajectory(step, name, _setting(name, **setting))
+    except SandboxError as exc:
+        _record(name, "sandbox", _RANK_FAILURE)
+        raise _failure(_hidden_message(name, "sandbox") if hidden else str(exc)) from None
+    if weights is None:
+        _record(name, "undefined", _RANK_FAILURE)
+        raise _failure(_hidden_message(name, "undefined") if hidden else f"{name}: {failure}")
+    return weights, failure
 
 
 def _broke(failure: RuleFailure | None, epoch: int) -> bool:
@@ -442,14 +449,7 @@ def check_hidden_trajectories(step: Callable, name: str) -> None:
     """
     runs = []
     for setting in hidden_trajectory_settings(name):
-        try:
-            weights, failure = _run_trajectory(step, name, _setting(name, **setting))
-        except SandboxError:
-            _record(name, "sandbox", _RANK_FAILURE)
-            raise _failure(_hidden_message(name, "sandbox")) from None
-        if weights is None:
-            _record(name, "undefined", _RANK_FAILURE)
-            raise _failure(_hidden_message(name, "undefined"))
+        weights, failure = _student_run(step, name, setting, hidden=True)
         runs.append((setting, weights, failure, first_parting(weights, reference(name, **setting))))
     parted = [(failure, epoch) for _, _, failure, epoch in runs if epoch is not None]
     if not parted:
@@ -478,6 +478,11 @@ class Finding:
     first_divergent_epoch: int | None = None
     message: str = ""
     rank: int = 0
+    """How many runs it was found on, in kind (see :func:`_record`); not stored."""
+
+    def stored(self) -> dict:
+        """What the autograded notebook keeps of it, for the class report."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "rank"}
 
 
 _RANK_FAILURE, _RANK_VISIBLE, _RANK_HIDDEN = 0, 1, 2
@@ -511,11 +516,11 @@ def _record(name: str, diagnosis: str, rank: int, epoch=None, message: str = "")
 def _diagnose(step: Callable, name: str, runs: list, rank: int):
     """The :class:`~.diagnosis.Diagnosis` of ``runs`` and of ``step`` on the public
     :data:`DIAGNOSTIC_SETTINGS`, recorded for the class report."""
-    from .diagnosis import diagnose, original_parting
+    from .diagnosis import diagnose, original_parting, run_key
 
-    given = {repr(_setting(name, **setting)) for setting, _ in runs}
+    given = {run_key(name, setting) for setting, _ in runs}
     for setting in DIAGNOSTIC_SETTINGS[name]:
-        if repr(_setting(name, **setting)) in given:
+        if run_key(name, setting) in given:
             continue
         try:
             weights, _ = _run_trajectory(step, name, _setting(name, **setting))
@@ -525,12 +530,7 @@ def _diagnose(step: Callable, name: str, runs: list, rank: int):
             break
         runs.append((setting, weights))
     diagnosis = diagnose(name, runs)
-    label = {
-        "mistake": lambda: diagnosis.mistake.id,
-        "ambiguous": lambda: "ambiguous: " + " | ".join(m.id for m in diagnosis.mistakes),
-        "unknown": lambda: "unknown",
-    }[diagnosis.verdict]()
-    _record(name, label, rank, original_parting(name, runs), diagnosis.summary())
+    _record(name, diagnosis.label, rank, original_parting(name, runs), diagnosis.summary())
     return diagnosis
 
 

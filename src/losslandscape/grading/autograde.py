@@ -58,7 +58,6 @@ no path separators, nothing hidden."""
 _METADATA = "losslandscape"
 """The autograded notebook's metadata key: why it could not be graded, and what each
 rule's tests found (see :class:`losslandscape.grading.Finding`), for the class report."""
-FINDING_KEYS = ("diagnosis", "first_divergent_epoch", "message")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -275,10 +274,7 @@ class SandboxedExecute(NbGraderPreprocessor):
             self._execute(code, findings)
         nb.metadata[_METADATA] = {
             **nb.metadata.get(_METADATA, {}),
-            "findings": {
-                rule: {key: getattr(finding, key) for key in FINDING_KEYS}
-                for rule, finding in sorted(findings.items())
-            },
+            "findings": {rule: finding.stored() for rule, finding in sorted(findings.items())},
         }
         points = sum(
             float(cell.metadata.nbgrader.get("points", 0))
@@ -439,7 +435,7 @@ class CommentDiagnoses(NbGraderPreprocessor):
     The formgrader shows it to the instructor next to the student's code, and the
     feedback page to the student, under their answer. Runs after ``SaveAutoGrades``,
     which clears the autograder's comments of answered cells. The text is the
-    diagnosis as a hidden test words it: no setting and no weights.
+    diagnosis's summary: no setting and no weights.
     """
 
     def preprocess(self, nb, resources):

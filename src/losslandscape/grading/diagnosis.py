@@ -364,6 +364,16 @@ class Diagnosis:
         return self.verdict == "correct"
 
     @property
+    def label(self) -> str:
+        """The verdict in one word for the class report: a mistake's id,
+        ``ambiguous: <id> | <id>``, ``unknown``, or empty if correct."""
+        if self.verdict == "mistake":
+            return self.mistake.id
+        if self.verdict == "ambiguous":
+            return "ambiguous: " + " | ".join(mistake.id for mistake in self.mistakes)
+        return "" if self.correct else "unknown"
+
+    @property
     def mistake(self) -> Mistake | None:
         """The mistake named, if exactly one matches."""
         return self.mistakes[0] if self.verdict == "mistake" else None
@@ -427,7 +437,7 @@ def diagnose(name: str, student_runs: Iterable[tuple[Mapping, np.ndarray]]) -> D
     runs too: one run can be a coincidence.
     """
     rule = _rule(name)
-    runs = [(_key(rule, s), _path(rule, s, weights)) for s, weights in student_runs]
+    runs = [(run_key(rule, s), _path(rule, s, weights)) for s, weights in student_runs]
     if not runs:
         raise ValueError(f"{rule}: give at least one (setting, weights) run to diagnose")
     partings = [_first_parting(weights, _reference(rule, key)) for key, weights in runs]
@@ -456,9 +466,9 @@ def original_parting(name: str, student_runs: Iterable[tuple[Mapping, np.ndarray
     """The epoch where the student's path parts from the reference on the original
     notebook's run, if ``student_runs`` holds that run (else None)."""
     rule = _rule(name)
-    original = _key(rule, {})
+    original = run_key(rule, {})
     for setting, weights in student_runs:
-        key = _key(rule, setting)
+        key = run_key(rule, setting)
         if key == original:
             return _first_parting(_path(rule, setting, weights), _reference(rule, key))
     return None
@@ -474,8 +484,10 @@ def _rule(name: str) -> str:
     raise ValueError(f"unknown rule {name!r}; allowed: {allowed}")
 
 
-def _key(rule: str, setting: Mapping) -> tuple:
-    """``setting`` with its defaults filled in, hashable: runs that are the same share a cache."""
+def run_key(name: str, setting: Mapping) -> tuple:
+    """``setting`` of rule ``name`` with its defaults filled in, hashable: runs that are
+    the same have the same key (and share a cache)."""
+    rule = _rule(name)
     full = _setting(rule, **setting)
     names = OPTIMIZERS[RULES[rule]].hyper
     return (

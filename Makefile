@@ -2,7 +2,9 @@
 #   make book   builds the Jupyter Book into _build/html
 #   make test   runs lint and the whole test suite (library, notebooks, book in a browser, grading)
 PYTHON ?= python3
-VENV := .venv
+# The environment every command runs in: this checkout's own .venv, or on a class's server
+# the shared one (deploy/hub), which LOSSLANDSCAPE_ENV names and make never rebuilds.
+VENV ?= $(or $(LOSSLANDSCAPE_ENV),.venv)
 BIN := $(VENV)/bin
 SYSTEM_PACKAGES := chromium bubblewrap
 
@@ -13,12 +15,18 @@ COURSE ?= .
 
 .PHONY: book test lint bench system clean release autograde feedback grades report
 
+ifeq ($(VENV),.venv)
 $(VENV)/installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
+else
+$(VENV)/installed:
+	@test -x $(BIN)/nbgrader || { echo "$(VENV) is not a course environment (no bin/nbgrader):" \
+		"build it with deploy/hub/install, as root"; exit 1; }
+endif
 
 # Debian's Chromium drives the browser tests; bubblewrap, setpriv (util-linux) and
 # libseccomp sandbox student code while autograding.
@@ -27,7 +35,7 @@ system:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
 	command -v setpriv >/dev/null || missing="$$missing util-linux"; \
-	ldconfig -p | grep -q libseccomp.so.2 || missing="$$missing libseccomp2"; \
+	/sbin/ldconfig -p | grep -q libseccomp.so.2 || missing="$$missing libseccomp2"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" -ne 0 ]; then echo "please install:$$missing (apt-get, as root)"; exit 1; fi; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -56,7 +64,8 @@ release: $(VENV)/installed
 gradebook.db: | $(VENV)/installed
 	$(NBGRADER) generate_assignment $(ASSIGNMENT) --force
 
-autograde: $(VENV)/installed system gradebook.db
+# Without bubblewrap or user namespaces, autograde stops and says what to do (see README).
+autograde: $(VENV)/installed gradebook.db
 	$(NBGRADER) autograde $(ASSIGNMENT)
 
 feedback: $(VENV)/installed

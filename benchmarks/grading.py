@@ -12,6 +12,7 @@ more than a right one). Targets: one submission in under 15 s, a class of 300 in
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -55,6 +56,13 @@ def main() -> None:
     print(
         f"a class of {graded} in one batch: {minutes:4.1f} min, "
         f"{batch / graded:.2f} s per submission  (target for 300: < 5 min)"
+    )
+    # The rules of a submission are graded side by side, so the batch keeps every core busy:
+    # the rate per core is what sizes a class's grading machines (deploy/kubernetes).
+    print(
+        f"grading rate: {graded / minutes / os.cpu_count():.0f} full-marks submissions per "
+        f"minute per core ({os.cpu_count()} cores), "
+        f"{diagnosed / (mistakes / 60) / os.cpu_count():.0f} wrong ones"
     )
     print(
         f"{diagnosed} submissions with every mistake of the catalogue named: {mistakes:.1f} s, "

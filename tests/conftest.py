@@ -11,6 +11,7 @@ import pytest
 import losslandscape as ll
 from losslandscape.data import ENV_VAR, bundled_path
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, QuietHandler
+from tests.deployment import shared_env, unix_user  # noqa: F401 (fixtures)
 
 
 def pytest_configure(config):

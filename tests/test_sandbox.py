@@ -1,5 +1,14 @@
-"""What the sandbox promises, checked from inside it with real student code."""
+"""What the sandbox promises, checked from inside it with real student code.
 
+Every promise is checked twice: with the grader as root, and with the grader as an
+ordinary Unix user running the shared environment, as a hub runs it (``grader``).
+"""
+
+import json
+import os
+import pwd
+import secrets
+import subprocess
 import time
 from pathlib import Path
 
@@ -8,22 +17,83 @@ import pytest
 
 from losslandscape import grading
 from losslandscape.grading import sandbox as sandbox_module
-from losslandscape.grading.sandbox import (
-    Budget,
-    RuleProxy,
-    SandboxError,
-    StudentError,
-    _make_cgroups,
-)
+from losslandscape.grading.sandbox import Budget, RuleProxy, SandboxError
+
+from .sandbox_driver import run_calls
 
 ROOT = Path(__file__).resolve().parents[1]
+DRIVER = Path(__file__).with_name("sandbox_driver.py")
+CANARY = f"canary-{secrets.token_hex(8)}"
+"""Planted in the grader's environment and in a file of the grader's: found nowhere inside."""
 
 
-def proxy(source: str, rule_seconds: float = 20.0) -> RuleProxy:
-    return RuleProxy("sgd_step", source, (Budget(rule_seconds), Budget(90.0)))
+class Grader:
+    """Runs a rule's calls through the sandbox from a grader as root, in this process."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.canary_file = home / "canary.txt"
+        self.canary_file.write_text(CANARY)
+
+    @property
+    def privileged(self) -> bool:
+        return True
+
+    def calls(self, source: str, calls: list, rule_seconds: float = 20.0) -> list[dict]:
+        return self.run(source, calls, rule_seconds)["outcomes"]
+
+    def run(self, source: str, calls: list, rule_seconds: float = 20.0) -> dict:
+        return run_calls(source, calls, rule_seconds)
 
 
-def probe(body: str) -> dict:
+class OrdinaryUserGrader(Grader):
+    """The same, from a grader that is an ordinary Unix user (``sandbox_driver.py`` as it)."""
+
+    def __init__(self, user, python: Path):
+        self.user = user
+        self.python = python
+        super().__init__(user.home)
+        os.chown(self.canary_file, user.uid, user.gid)
+        self.canary_file.chmod(0o600)
+
+    @property
+    def privileged(self) -> bool:
+        return False
+
+    @property
+    def uid(self) -> int:
+        return self.user.uid
+
+    def run(self, source: str, calls: list, rule_seconds: float = 20.0) -> dict:
+        environment = [f"HOME={self.home}", "PATH=/usr/bin:/bin", f"GRADER_SECRET={CANARY}"]
+        result = subprocess.run(
+            ["runuser", "-u", self.user.name, "--", "env", "-i", *environment,
+             str(self.python), str(DRIVER)],
+            input=json.dumps({"source": source, "calls": calls, "rule_seconds": rule_seconds}),
+            cwd=self.home, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module", params=["root", "ordinary user"])
+def grader(request, tmp_path_factory):
+    if request.param == "root":
+        os.environ["GRADER_SECRET"] = CANARY
+        yield Grader(tmp_path_factory.mktemp("grader"))
+        del os.environ["GRADER_SECRET"]
+    else:
+        env = request.getfixturevalue("shared_env")
+        user = request.getfixturevalue("unix_user")()
+        yield OrdinaryUserGrader(user, env / "bin" / "python")
+
+
+def value(outcome: dict):
+    assert "value" in outcome, outcome
+    return outcome["value"]
+
+
+def probe(grader: Grader, body: str) -> dict:
     """Run ``body`` (which sets ``found``, a dict of numbers) in a sandbox; return ``found``."""
     keys = []
     for line in body.splitlines():
@@ -37,37 +107,35 @@ def probe(body: str) -> dict:
         + "def sgd_step(w, grad, lr):\n"
         + "    return np.array([float(found[k]) for k in KEYS])\n"
     )
-    rule = proxy(source)
-    try:
-        values = rule(np.zeros(1), np.zeros(1), 1.0)
-    finally:
-        rule.close()
-    return dict(zip(keys, values.tolist(), strict=True))
+    (outcome,) = grader.calls(source, [[[0.0], [0.0], 1.0]])
+    return dict(zip(keys, value(outcome), strict=True))
 
 
-def test_student_code_runs_as_an_unprivileged_host_user():
+def proxy(source: str, rule_seconds: float = 20.0) -> RuleProxy:
+    return RuleProxy("sgd_step", source, (Budget(rule_seconds), Budget(90.0)))
+
+
+def test_student_code_runs_as_an_unprivileged_host_user(grader):
     found = probe(
+        grader,
         """
-uid = os.getuid()
-inside, outside, count = (int(x) for x in open("/proc/self/uid_map").read().split()[:3])
-found["host_uid"] = outside + uid - inside
 status = open("/proc/self/status").read()
 found["no_new_privs"] = int(status.split("NoNewPrivs:")[1].split()[0])
 found["seccomp_mode"] = int(status.split("Seccomp:")[1].split()[0])
 found["capabilities"] = int(status.split("CapEff:")[1].split()[0], 16)
-"""
+""",
     )
-    assert found["host_uid"] != 0
-    assert found == {
-        "host_uid": found["host_uid"],
-        "no_new_privs": 1,
-        "seccomp_mode": 2,  # a filter is loaded
-        "capabilities": 0,
-    }
+    assert found == {"no_new_privs": 1, "seccomp_mode": 2, "capabilities": 0}  # 2: a filter
+    # Who the host sees running the sandbox: `nobody` for a root grader, else the grader.
+    expected = pwd.getpwnam(sandbox_module.SANDBOX_USER).pw_uid if grader.privileged else grader.uid
+    assert grader.run("def sgd_step(w, grad, lr):\n    return w", [[[0.0], [0.0], 1.0]])[
+        "host_uids"
+    ] == [expected]
 
 
-def test_kernel_knobs_and_the_file_system_are_read_only():
+def test_kernel_knobs_and_the_file_system_are_read_only(grader):
     found = probe(
+        grader,
         """
 def writable(path):
     try:
@@ -82,13 +150,14 @@ found["root"] = writable("/evil")
 found["python"] = writable(os.path.join(sys.prefix, "evil"))
 found["dev_shm"] = writable("/dev/shm/evil")
 found["sys_mounted"] = os.path.exists("/sys/kernel")
-"""
+""",
     )
     assert found == dict.fromkeys(found, 0.0)
 
 
-def test_the_course_and_the_network_are_out_of_reach():
+def test_the_course_and_the_network_are_out_of_reach(grader):
     found = probe(
+        grader,
         f"""
 found["course"] = any(os.path.exists(p) for p in {[str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "solutions")]!r})
 try:
@@ -102,13 +171,14 @@ try:
 except OSError:
     found["network"] = 0
 found["processes"] = len([p for p in os.listdir("/proc") if p.isdigit()]) > 5
-"""
+""",
     )
     assert found == dict.fromkeys(found, 0.0)
 
 
-def test_the_seccomp_filter_denies_what_a_rule_never_needs():
+def test_the_seccomp_filter_denies_what_a_rule_never_needs(grader):
     found = probe(
+        grader,
         """
 libc = ctypes.CDLL(None, use_errno=True)
 def denied(result):
@@ -125,12 +195,12 @@ found["mount"] = denied(libc.mount(b"none", b"/", b"tmpfs", 0, None))
 found["personality"] = denied(libc.personality(0x0040000))
 found["shmget"] = denied(libc.shmget(0, 4096, 0o1600))
 found["fork_still_works"] = forks()
-"""
+""",
     )
     assert found == dict.fromkeys(found, 1.0)
 
 
-def test_nothing_carries_over_from_one_test_to_the_next():
+def test_nothing_carries_over_from_one_test_to_the_next(grader):
     counting = """
 import os, subprocess
 calls = 0
@@ -145,14 +215,94 @@ def sgd_step(w, grad, lr):
     alive = len([p for p in os.listdir("/proc") if p.isdigit()])
     return np.array([calls, alive], dtype=float)
 """
-    rule = proxy(counting)
-    try:
-        first = rule(np.zeros(1), np.zeros(1), 1.0)
-        second = rule(np.zeros(1), np.zeros(1), 1.0)
-    finally:
-        rule.close()
+    first, second = grader.calls(counting, [[[0.0], [0.0], 1.0]] * 2)
     # every call counts from 1, and finds only bubblewrap, the zygote, itself and its child
-    assert first.tolist() == second.tolist() == [1.0, 4.0]
+    assert value(first) == value(second) == [1.0, 4.0]
+
+
+# Reads what a sandbox could show of the grader, and returns it as bytes in an array.
+SNOOP = """
+import glob, os
+def sgd_step(w, grad, lr):
+    seen = []
+    for pattern in ("/proc/*/environ", "/proc/*/cmdline", "/proc/self/mounts",
+                    "/proc/*/task/*/environ", "/proc/1/root/" + PLANTED):
+        for path in glob.glob(pattern):
+            try:
+                seen.append(path + ": " + open(path, "rb").read().decode("latin-1"))
+            except OSError as error:
+                seen.append(path + ": " + str(error))
+    for path in glob.glob("/proc/*/fd/*") + glob.glob("/proc/*/cwd"):
+        try:
+            seen.append(path + " -> " + os.readlink(path))
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a pipe's end must not block
+            seen.append(os.read(fd, 4096).decode("latin-1"))
+            os.close(fd)
+        except OSError as error:
+            seen.append(path + ": " + str(error))
+    try:
+        seen.append(open(PLANTED).read())
+    except OSError as error:
+        seen.append(str(error))
+    text = "\\n".join(seen).encode("latin-1", "replace")
+    return np.frombuffer(text.ljust(-(-len(text) // 8) * 8), dtype=np.uint8).astype(float)
+"""
+
+
+def test_nothing_of_the_graders_environment_or_files_shows_inside(grader):
+    """From inside, every process's environment, command line, descriptors and mounts, and
+    the grader's own file: a secret planted in the grader's environment and in that file
+    shows nowhere, nor the grader's home."""
+    (outcome,) = grader.calls(
+        f"PLANTED = {str(grader.canary_file)!r}\n{SNOOP}", [[[0.0], [0.0], 1.0]]
+    )
+    seen = bytes(np.array(value(outcome), dtype=np.uint8)).decode("latin-1")
+    assert "/proc/1/environ" in seen and "/proc/self/mounts" in seen  # it did look
+    assert CANARY not in seen
+    assert str(grader.home) not in seen.replace(str(grader.canary_file), "")
+
+
+def test_a_fork_bomb_hits_the_process_cap(grader):
+    bomb = """
+import os, time
+def sgd_step(w, grad, lr):
+    children = 0
+    try:
+        for _ in range(500):
+            if os.fork() == 0:
+                time.sleep(60)
+                os._exit(0)
+            children += 1
+    except OSError:
+        pass
+    return np.array([children])
+"""
+    (outcome,) = grader.calls(bomb, [[[0.0], [0.0], 1.0]])
+    if grader.privileged:  # the sandbox's pids cgroup
+        assert value(outcome)[0] < sandbox_module.MAX_PROCESSES
+    else:  # bubblewrap's init, the zygote and the job's child are there already
+        assert value(outcome) == [sandbox_module.MAX_SANDBOX_PROCESSES - 3]
+
+
+HOARD = """
+import os, time
+def sgd_step(w, grad, lr):
+    for _ in range(3):
+        if os.fork() == 0:
+            block = bytearray(512 << 20)
+            block[::4096] = b"x" * len(block[::4096])
+            time.sleep(10)
+            os._exit(0)
+    block = bytearray(512 << 20)
+    block[::4096] = b"x" * len(block[::4096])
+    return w
+"""
+
+
+def test_memory_spread_over_processes_is_capped_too(grader):
+    """Four processes of 512 MiB each: 2 GiB, which the sandbox never holds."""
+    (outcome,) = grader.calls(HOARD, [[[0.0], [0.0], 1.0]])
+    assert "error" in outcome, outcome
 
 
 def test_a_rule_that_sleeps_is_stopped_by_its_budget():
@@ -206,7 +356,7 @@ def sgd_step(w, grad, lr):
         os._exit(0)
     return w - lr * grad
 """,
-        SandboxError,
+        "SandboxError",
         "a reply the grader cannot read",
     ),
     "killing its zygote": (
@@ -217,7 +367,7 @@ def sgd_step(w, grad, lr):
         os.kill(os.getppid(), signal.SIGKILL)
     return w - lr * grad
 """,
-        SandboxError,
+        "SandboxError",
         "the sandbox of sgd_step ended",
     ),
     "a memory hog": (
@@ -227,7 +377,7 @@ def sgd_step(w, grad, lr):
         blocks = [bytearray(1 << 26) for _ in range(64)]  # 4 GiB
     return w - lr * grad
 """,
-        StudentError,
+        "StudentError",
         "MemoryError",
     ),
 }
@@ -236,14 +386,13 @@ def sgd_step(w, grad, lr):
 @pytest.mark.parametrize(
     ("source", "error", "message"), BREAKS_ONE_CALL.values(), ids=BREAKS_ONE_CALL
 )
-def test_a_call_that_breaks_costs_that_call_only(source, error, message):
-    rule = proxy(source)
-    try:
-        with pytest.raises(error, match=message):
-            rule(np.ones(2), np.ones(2), 2.0)
-        np.testing.assert_array_equal(rule(np.ones(2), np.ones(2), 0.5), [0.5, 0.5])
-    finally:
-        rule.close()
+def test_a_call_that_breaks_costs_that_call_only(grader, source, error, message):
+    broken, fine = grader.calls(
+        source, [[[1.0, 1.0], [1.0, 1.0], 2.0], [[1.0, 1.0], [1.0, 1.0], 0.5]]
+    )
+    assert broken["error"] == error
+    assert message in broken["message"]
+    assert value(fine) == [0.5, 0.5]
 
 
 def test_in_place_changes_are_mirrored_like_in_a_kernel():
@@ -252,34 +401,6 @@ def test_in_place_changes_are_mirrored_like_in_a_kernel():
         w = np.array([1.0, 2.0])
         np.testing.assert_array_equal(rule(w, np.array([1.0, 1.0]), 0.5), [0.5, 1.5])
         np.testing.assert_array_equal(w, [0.5, 1.5])
-    finally:
-        rule.close()
-
-
-def test_a_fork_bomb_hits_the_process_cap():
-    cgroups = _make_cgroups()
-    capped = any((cgroup / "pids.max").exists() for cgroup in cgroups)
-    for cgroup in cgroups:
-        sandbox_module._remove_cgroup(cgroup)
-    if not capped:
-        pytest.skip("this machine lets no process create a pids cgroup")
-    bomb = """
-import os, time
-def sgd_step(w, grad, lr):
-    children = 0
-    try:
-        for _ in range(500):
-            if os.fork() == 0:
-                time.sleep(60)
-                os._exit(0)
-            children += 1
-    except OSError:
-        pass
-    return np.array([children])
-"""
-    rule = proxy(bomb)
-    try:
-        assert rule(np.zeros(1), np.zeros(1), 1.0)[0] < sandbox_module.MAX_PROCESSES
     finally:
         rule.close()
 

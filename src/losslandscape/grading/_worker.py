@@ -16,10 +16,18 @@ file system is read-only and System V / POSIX IPC is denied by the seccomp
 filter, so no state survives between jobs.
 
 Protocol, over the zygote's stdin and stdout, every frame a 4-byte big-endian
-length and that many bytes: the grader sends the answer cell's source, then
-one JSON job per test; for each job the zygote sends a JSON status frame
-(written by the zygote) and a payload frame (written by the child, so
-hostile: the grader parses it with care).
+length and that many bytes: the zygote first sends :data:`READY` once it is
+set up (before it reads any student code, so a sandbox that ends without it
+failed for the machine's reasons, never the student's); the grader sends the
+answer cell's source, then one JSON job per test; for each job the zygote
+sends a JSON status frame (written by the zygote) and a payload frame
+(written by the child, so hostile: the grader parses it with care).
+
+Started with ``--max-processes N`` (as it is in a user namespace of its own,
+when the grader is not root), the zygote caps the processes of its user in
+that namespace at ``N``: the kernel counts RLIMIT_NPROC per user namespace,
+so the cap holds for this sandbox alone, and with the per-process address
+space limit it bounds the sandbox's memory too.
 """
 
 import base64
@@ -27,6 +35,7 @@ import contextlib
 import ctypes
 import json
 import os
+import resource
 import select
 import signal
 import struct
@@ -40,6 +49,7 @@ MAX_DEPTH = 3
 MAX_ITEMS = 16
 NUMERIC_KINDS = "biuf"
 _PR_SET_DUMPABLE = 4
+READY = b"ready"
 
 
 def encode(value, depth=0):
@@ -322,7 +332,9 @@ def _kill_all():
         os.kill(-1, signal.SIGKILL)
 
 
-def main(name):
+def main(name, max_processes=None):
+    if max_processes is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
     # Private copies of the pipes to the grader; whatever runs here later
     # prints to /dev/null instead of into the protocol.
     requests = os.fdopen(os.dup(0), "rb")
@@ -332,6 +344,7 @@ def main(name):
         os.dup2(null, fd)
     # Children cannot read or write this process's memory through /proc.
     ctypes.CDLL(None).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    _write_frame(replies, READY)
     source = (_read_frame(requests) or b"").decode("utf-8", "replace")
     while (frame := _read_frame(requests)) is not None:
         job = json.loads(frame)
@@ -351,4 +364,5 @@ def main(name):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    name, *options = sys.argv[1:]
+    main(name, int(options[1]) if options[:1] == ["--max-processes"] else None)

@@ -9,10 +9,9 @@ formgrader use them.
   student id is safe before anything is graded, and reads any submission,
   even broken JSON, so one bad file costs its author the points and stops
   nothing else.
-- :class:`RebuildFromRelease` resets the submission's grades, rebuilds the
-  notebook from the released one with the instructor's cells (hidden tests
-  included) from the gradebook, and takes only the answer cells' text from
-  the submission.
+- :class:`RebuildFromRelease` rebuilds the notebook from the released one
+  with the instructor's cells (hidden tests included) from the gradebook, and
+  takes only the answer cells' text from the submission.
 - :class:`SandboxedExecute` runs each answer in its own sandbox and the
   instructor's cells (set-up and tests) in the grader, where a call of a
   student's rule is a job in its sandbox. Rules are graded side by side.
@@ -20,8 +19,11 @@ formgrader use them.
   :class:`HideHiddenTests` drops the hidden tests from it.
 
 Whatever a submission holds, it gets a grade: what cannot be graded scores 0
-with the reason in the log and in its feedback. nbgrader exits non-zero only
-for the instructor's errors (no sandbox, an unsafe student id, no release).
+with the reason in the log and in its feedback. A fault of the machine or of
+the grader (a sandbox that cannot start, a grader bug) is never the student's:
+that submission's run fails, nothing is recorded for it, its earlier grades
+stand, and nbgrader exits non-zero, as it does for the instructor's errors (no
+sandbox, an unsafe student id, no release).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import numpy as np
 from nbconvert.exporters import NotebookExporter
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 from nbgrader import utils
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
 from nbgrader.converters.base import NbGraderException
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
@@ -191,8 +193,8 @@ def clean_answer(source: str) -> tuple[str, str | None]:
 class RebuildFromRelease(NbGraderPreprocessor):
     """Replace the submission by the released notebook holding the student's answers.
 
-    The submission's earlier grades are reset to 0 first, so a stale score
-    never survives a regrade, whatever happens next.
+    Grades change only when ``SaveAutoGrades`` stores the new ones, so a run
+    that fails on the way leaves the earlier grades as they were.
     """
 
     def preprocess(self, nb, resources):
@@ -209,7 +211,6 @@ class RebuildFromRelease(NbGraderPreprocessor):
             self.log.warning("%s cannot be graded: %s", info["student"], problem)
         submitted = answers(nb)
         with Gradebook(info["db_url"]) as gradebook:
-            _reset_grades(gradebook, info)
             for cell in released.cells:
                 if not utils.is_solution(cell) and not utils.is_locked(cell):
                     continue
@@ -226,18 +227,6 @@ class RebuildFromRelease(NbGraderPreprocessor):
                         cell.metadata[_METADATA] = {"problem": answer_problem}
                         self.log.warning("%s, %s: %s", info["student"], grade_id, answer_problem)
         return released, resources
-
-
-def _reset_grades(gradebook: Gradebook, info: dict) -> None:
-    try:
-        notebook = gradebook.find_submission_notebook(
-            info["notebook"], info["assignment"], info["student"]
-        )
-    except MissingEntry:
-        return
-    for grade in notebook.grades:
-        grade.auto_score = 0.0
-    gradebook.db.commit()
 
 
 class SandboxedExecute(NbGraderPreprocessor):
@@ -271,7 +260,11 @@ class SandboxedExecute(NbGraderPreprocessor):
                 if utils.is_grade(cell):
                     cell.outputs = [_error_output("Ungradable", f"not graded: {problem}")]
         else:
-            self._execute(code, findings)
+            try:
+                self._execute(code, findings)
+            except SandboxUnavailable as exc:
+                self.log.error("Cannot autograde %s: %s", student, exc)
+                raise
         nb.metadata[_METADATA] = {
             **nb.metadata.get(_METADATA, {}),
             "findings": {rule: finding.stored() for rule, finding in sorted(findings.items())},
@@ -348,29 +341,23 @@ class SandboxedExecute(NbGraderPreprocessor):
         What the tests find wrong (a mistake named from the rule's paths, say) is
         put into ``findings`` for the class report.
 
-        Should the grader itself fail here (the machine refuses a process, say),
-        this rule's tests fail with a pointer to the log, and the other rules
-        and the submission's grade are not touched by it.
+        Should the machine fail the sandbox, even where a test caught the error,
+        :class:`SandboxUnavailable` is raised: the whole submission fails and
+        nothing of it is recorded. So does any error of the grader's own.
         """
-        try:
-            problem = answer.metadata.get(_METADATA, {}).get("problem")
-            proxy = RuleProxy(
-                name, answer.source, (Budget(self.rule_seconds), submission), unavailable=problem
-            )
-            proxies[name] = proxy
-            answer.outputs = _definition_outputs(proxy)
-            scope = {**namespace, name: proxy}
-            with recording() as found:
-                for cell in tests:
-                    cell.outputs = self._run(cell.source, scope)
-            findings.update(found)
-        except Exception:
-            self.log.exception("the grader failed while grading %s", name)
-            failed = _error_output(
-                "GraderError", f"{name} could not be graded; see the grader's log"
-            )
+        problem = answer.metadata.get(_METADATA, {}).get("problem")
+        proxy = RuleProxy(
+            name, answer.source, (Budget(self.rule_seconds), submission), unavailable=problem
+        )
+        proxies[name] = proxy
+        answer.outputs = _definition_outputs(proxy)
+        scope = {**namespace, name: proxy}
+        with recording() as found:
             for cell in tests:
-                cell.outputs = [failed]
+                cell.outputs = self._run(cell.source, scope)
+        if proxy.machine_fault is not None:
+            raise proxy.machine_fault
+        findings.update(found)
 
     def _run(self, source: str, namespace: dict) -> list:
         printed = io.StringIO()
@@ -378,6 +365,8 @@ class SandboxedExecute(NbGraderPreprocessor):
         error = None
         try:
             exec(compile(source, "<cell>", "exec"), namespace)
+        except SandboxUnavailable:
+            raise
         except Exception as exc:
             error = _error_output(type(exc).__name__, str(exc))
         outputs = []

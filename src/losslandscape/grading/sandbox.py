@@ -7,6 +7,10 @@ What the sandbox promises (the threat model is in the README):
   drops to :data:`SANDBOX_USER` (``nobody``) before Python starts: host uid
   65534, no capabilities, ``no_new_privs``. A grader that is not root runs
   bubblewrap unprivileged, as itself, with further user namespaces disabled.
+- **Nothing of the grader's.** bubblewrap starts from :data:`SANDBOX_ENVIRONMENT`,
+  not the grader's environment: when the grader is not root, the sandbox's
+  first process (bubblewrap's init) runs as the same user as student code,
+  which can read its ``/proc/1/environ``, and a hub puts its API token there.
 - **Nothing to reach.** The root file system is an empty read-only tmpfs
   with the Python installation and ``/usr`` bound read-only: no course
   folder, no gradebook, no other submission, no ``/sys``, a ``/proc`` of its
@@ -18,8 +22,11 @@ What the sandbox promises (the threat model is in the README):
   POSIX IPC.
 - **Bounded.** A fresh cgroup per sandbox caps processes and memory where
   the machine allows it; rlimits cap CPU, memory, file size and core dumps
-  everywhere. Every read and write has a deadline, and the grader's budget
-  (see :class:`Budget`) kills a sandbox that takes too long.
+  everywhere. A grader that is not root usually may not make cgroups; there the
+  zygote caps the sandbox's own processes at :data:`MAX_SANDBOX_PROCESSES` (the
+  kernel counts them per user namespace), and so its memory at that many
+  times :data:`MEMORY_BYTES`. Every read and write has a deadline, and the
+  grader's budget (see :class:`Budget`) kills a sandbox that takes too long.
 
 What comes back is numbers (see :mod:`._worker`); a :class:`RuleProxy`
 behaves like the student's function for the test code, which runs in the grader.
@@ -53,7 +60,16 @@ MEMORY_BYTES = 1 << 30
 FILE_BYTES = 1 << 20
 MAX_PROCESSES = 64
 MAX_USER_PROCESSES = 1024
-"""RLIMIT_NPROC for the sandbox user: a last cap on forks where no pids cgroup can be made."""
+"""RLIMIT_NPROC for the sandbox user ``nobody``, whom every sandbox shares, when the grader is
+root: a last cap on forks where no pids cgroup can be made."""
+MAX_SANDBOX_PROCESSES = 4
+"""Processes in one sandbox when the grader is not root: bubblewrap's init, the zygote, the
+job's child and one more the student's code may start."""
+SANDBOX_ENVIRONMENT = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+"""All the environment bubblewrap starts with: nothing of the grader's."""
+STARTUP_SECONDS = 60.0
+"""How long a sandbox may take to get ready (NumPy's import, on a loaded machine) before the
+machine is blamed; not charged to the student's budget."""
 
 DENIED_SYSCALLS = (
     # debugging and reading other processes
@@ -90,7 +106,10 @@ class SandboxError(RuntimeError):
 
 
 class SandboxUnavailable(RuntimeError):
-    """The machine cannot run the sandbox; the message says what to install."""
+    """The machine cannot run the sandbox; the message says why and what to do.
+
+    A machine fault, never a student's: autograding stops and records nothing.
+    """
 
 
 class Budget:
@@ -105,7 +124,21 @@ class Budget:
 
 
 def check_prerequisites() -> None:
-    """Raise :class:`SandboxUnavailable` with what to install when the sandbox cannot start."""
+    """Raise :class:`SandboxUnavailable`, saying why and what to do, unless a sandbox starts.
+
+    Checks the tools, then starts one sandbox and waits until it is ready, so a
+    machine that refuses it (no user namespaces, say) is found before anything
+    is graded.
+    """
+    _check_tools()
+    probe = Sandbox("probe", "")
+    try:
+        probe.wait_until_ready()
+    finally:
+        probe.close()
+
+
+def _check_tools() -> None:
     missing = [tool for tool in ("bwrap", "setpriv", "prlimit") if shutil.which(tool) is None]
     if missing:
         raise SandboxUnavailable(
@@ -184,7 +217,10 @@ def bwrap_command(name: str, seccomp_fd: int) -> list[str]:
         command += ["--clear-groups", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"]
         command += ["--"]
     worker = Path(_worker.__file__).read_text()
-    return [*command, sys.executable, "-I", "-c", worker, name]
+    command += [sys.executable, "-I", "-c", worker, name]
+    if not privileged:
+        command += ["--max-processes", str(MAX_SANDBOX_PROCESSES)]
+    return command
 
 
 def _python_roots() -> list[str]:
@@ -283,28 +319,66 @@ class Sandbox:
 
     def __init__(self, name: str, source: str):
         self.name = name
-        check_prerequisites()
+        _check_tools()
         seccomp_read, seccomp_write = os.pipe()
         os.write(seccomp_write, _seccomp_program())  # far below a pipe's buffer
         os.close(seccomp_write)
         self._cgroups = _make_cgroups()
+        # What bubblewrap says when it cannot start; the worker sends nothing here.
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
         try:
             self._process = subprocess.Popen(
                 [*_launcher(self._cgroups), *bwrap_command(name, seccomp_read)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
+                stderr=self._stderr,
                 pass_fds=(seccomp_read,),
+                env=SANDBOX_ENVIRONMENT,
+                cwd="/",
                 start_new_session=True,
             )
+        except OSError as exc:  # no process to spare, say
+            for cgroup in self._cgroups:
+                _remove_cgroup(cgroup)
+            self._stderr.close()
+            raise SandboxUnavailable(
+                f"the machine refused to start a sandbox ({exc}). No grade was changed."
+            ) from None
         finally:
             os.close(seccomp_read)
         os.set_blocking(self._process.stdin.fileno(), False)
         self._pending = _frame(source.encode())
+        self._ready = False
+        self._stderr_text = ""
 
     @property
     def alive(self) -> bool:
         return self._process.poll() is None
+
+    def wait_until_ready(self) -> None:
+        """Return once the zygote says it is set up, before it reads any student code.
+
+        Raises :class:`SandboxUnavailable`, with bubblewrap's own words, if the
+        sandbox ends or stalls first: then the machine failed, not the student,
+        whose code has not run. The wait is not charged to the student's budget.
+        """
+        if self._ready:
+            return
+        try:
+            greeting = self._read_frame(time.monotonic() + STARTUP_SECONDS)
+        except SandboxError:
+            stalled = self.alive
+            self.close()
+            if stalled:
+                raise SandboxUnavailable(
+                    f"a sandbox did not get ready within {STARTUP_SECONDS:g} s; is the "
+                    "machine overloaded? No grade was changed."
+                ) from None
+            raise SandboxUnavailable(_cannot_start(self._stderr_text)) from None
+        if greeting != _worker.READY:
+            self.close()
+            raise SandboxUnavailable(f"the sandbox of {self.name} started something else")
+        self._ready = True
 
     def run(self, job: dict, deadline: float) -> dict:
         """The reply to ``job``, parsed; raises :class:`SandboxError` by ``deadline``.
@@ -312,6 +386,7 @@ class Sandbox:
         A reply is hostile data: whatever cannot be parsed, however it fails,
         is a :class:`SandboxError`, and the sandbox is closed.
         """
+        self.wait_until_ready()
         try:
             self._write(self._pending + _frame(json.dumps(job).encode()), deadline)
             self._pending = b""
@@ -393,6 +468,28 @@ class Sandbox:
         for cgroup in self._cgroups:
             _remove_cgroup(cgroup)
         self._cgroups = []
+        if not self._stderr.closed:
+            self._stderr.seek(0)
+            self._stderr_text = self._stderr.read(2000).decode("utf-8", "replace").strip()
+            self._stderr.close()
+
+
+def _cannot_start(said: str) -> str:
+    """Why a sandbox ended before it was ready, and what to do, in one message."""
+    said = " ".join(said.split()).rstrip(".") or "nothing"
+    message = f"the sandbox cannot start on this machine; bubblewrap said: {said}."
+    if os.geteuid() != 0:
+        message += (
+            " Autograding as an ordinary user needs unprivileged user namespaces: "
+            "`sysctl user.max_user_namespaces` must be above 0, and where they exist "
+            "`kernel.unprivileged_userns_clone=1` (Debian) and "
+            "`kernel.apparmor_restrict_unprivileged_userns=0` (Ubuntu 23.10 and later); "
+            "in a container, a seccomp profile that allows them (see the README, "
+            "'Teaching a class'). No grade was changed."
+        )
+    else:
+        message += " No grade was changed."
+    return message
 
 
 def _frame(data: bytes) -> bytes:
@@ -422,8 +519,17 @@ class RuleProxy:
         self._source = source
         self._budgets = budgets
         self._unavailable = unavailable
-        self._sandbox = None if unavailable else Sandbox(name, source)
         self.out_of_time = False
+        self.machine_fault: SandboxUnavailable | None = None
+        """Set when the machine failed this rule's sandbox, even if test code caught it."""
+        self._sandbox = None if unavailable else self._start()
+
+    def _start(self) -> Sandbox:
+        try:
+            return Sandbox(self.__name__, self._source)
+        except SandboxUnavailable as exc:
+            self.machine_fault = exc
+            raise
 
     def run(self, job: dict) -> dict:
         """The sandbox's reply to ``job``, a dict; raises :class:`SandboxError`.
@@ -438,9 +544,12 @@ class RuleProxy:
             self._out_of_time()
         if self._sandbox is None or not self._sandbox.alive:
             self.close()
-            self._sandbox = Sandbox(self.__name__, self._source)
+            self._sandbox = self._start()
         try:
             return self._sandbox.run(job, time.monotonic() + remaining)
+        except SandboxUnavailable as exc:
+            self.machine_fault = exc
+            raise
         except SandboxError:
             if min(budget.remaining() for budget in self._budgets) <= 0:
                 self._out_of_time()

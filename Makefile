@@ -29,13 +29,15 @@ $(VENV)/installed:
 endif
 
 # Debian's Chromium drives the browser tests; bubblewrap, setpriv (util-linux) and
-# libseccomp sandbox student code while autograding.
+# libseccomp sandbox student code while autograding; Debian's python3-venv builds the shared
+# environment a class's server runs (deploy/hub), which the tests build as well.
 system:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
 	command -v setpriv >/dev/null || missing="$$missing util-linux"; \
 	/sbin/ldconfig -p | grep -q libseccomp.so.2 || missing="$$missing libseccomp2"; \
+	/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" -ne 0 ]; then echo "please install:$$missing (apt-get, as root)"; exit 1; fi; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

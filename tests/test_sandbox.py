@@ -306,17 +306,20 @@ def test_memory_spread_over_processes_is_capped_too(grader):
 
 
 def test_a_rule_that_sleeps_is_stopped_by_its_budget():
-    rule = proxy("import time\ndef sgd_step(w, grad, lr):\n    time.sleep(1.9)\n    return w", 3)
+    """A call that sleeps lr seconds: a short one passes, an hour-long one is stopped by
+    the rule's budget (10 s) long before it ends, and the rule stays stopped. The margins
+    are wide, so a busy machine does not change the outcome."""
+    rule = proxy("import time\ndef sgd_step(w, grad, lr):\n    time.sleep(lr)\n    return w", 10)
     started = time.monotonic()
     try:
-        rule(np.zeros(1), np.zeros(1), 1.0)  # 1.9 s: within the budget
+        rule(np.zeros(1), np.zeros(1), 0.1)
         with pytest.raises(SandboxError, match="ran out of grading time"):
-            rule(np.zeros(1), np.zeros(1), 1.0)
+            rule(np.zeros(1), np.zeros(1), 3600.0)
         with pytest.raises(SandboxError, match="ran out of grading time"):  # and stays stopped
-            rule(np.zeros(1), np.zeros(1), 1.0)
+            rule(np.zeros(1), np.zeros(1), 0.1)
     finally:
         rule.close()
-    assert time.monotonic() - started < 3 + 2
+    assert time.monotonic() - started < 600
 
 
 def test_a_flood_into_every_descriptor_neither_stalls_nor_confuses_the_grader():
@@ -331,12 +334,10 @@ def sgd_step(w, grad, lr):
             pass
     return w - lr * grad
 """
-    rule = proxy(flood, 10)
+    rule = proxy(flood, 600)  # a stall would hit this budget and fail with another message
     try:
-        started = time.monotonic()
         with pytest.raises(SandboxError, match="a reply the grader cannot read"):
             rule(np.ones(2), np.ones(2), 0.5)
-        assert time.monotonic() - started < 10
     finally:
         rule.close()
 

@@ -54,9 +54,12 @@ lint: $(VENV)/installed
 test: system lint
 	$(BIN)/pytest
 
+# Timings live here, never in the tests: the library against the original notebook's loops,
+# grading, and the built book in Chromium (make book first).
 bench: $(VENV)/installed
 	$(BIN)/python benchmarks/speed.py
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python benchmarks/grading.py
+	$(BIN)/python benchmarks/book.py
 
 # The instructor's flow (see README): nbgrader calls alembic, so the venv's bin goes on PATH.
 release: $(VENV)/installed

@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
 #   make book   builds the Jupyter Book into _build/html
 #   make test   runs lint and the whole test suite (library, notebooks, book in a browser, grading)
+# While working: make test-fast skips what builds the book or grades whole courses.
 PYTHON ?= python3
 # The environment every command runs in: this checkout's own .venv, or on a class's server
 # the shared one (deploy/hub), which LOSSLANDSCAPE_ENV names and make never rebuilds.
@@ -13,7 +14,7 @@ ASSIGNMENT := optimizers
 # The course folder grades and reports are read from (this one; tests pass another).
 COURSE ?= .
 
-.PHONY: book test lint bench system clean release autograde feedback grades report
+.PHONY: book test test-fast lint bench system clean release autograde feedback grades report
 
 ifeq ($(VENV),.venv)
 $(VENV)/installed: requirements.txt pyproject.toml
@@ -53,6 +54,9 @@ lint: $(VENV)/installed
 
 test: system lint
 	$(BIN)/pytest
+
+test-fast: system lint
+	$(BIN)/pytest -m "not slow"
 
 # Timings live here, never in the tests: the library against the original notebook's loops,
 # grading, and the built book in Chromium (make book first).

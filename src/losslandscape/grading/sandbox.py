@@ -364,10 +364,12 @@ class Sandbox:
         """
         if self._ready:
             return
+        deadline = time.monotonic() + STARTUP_SECONDS
         try:
-            greeting = self._read_frame(time.monotonic() + STARTUP_SECONDS)
+            greeting = self._read_frame(deadline)
         except SandboxError:
-            stalled = self.alive
+            # Ended (its output closed) before the deadline, or still silent at it.
+            stalled = time.monotonic() >= deadline
             self.close()
             if stalled:
                 raise SandboxUnavailable(

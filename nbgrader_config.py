@@ -33,10 +33,9 @@ from losslandscape.grading.autograde import (
     TolerantExporter,
 )
 from losslandscape.grading.feedback import (
-    MATHJAX_URL,
     NBGRADER_TEMPLATES,
     TEMPLATES,
-    OfflineMathJax,
+    FeedbackExporter,
     summary_title,
 )
 from losslandscape.grading.release import LinkToPublishedBook, published_url
@@ -84,20 +83,20 @@ c.GenerateFeedback.preprocessors = [
     HideHiddenTests,
     HideTracebacks,
     CSSHTMLHeaderPreprocessor,
-    OfflineMathJax,
 ]
-# The feedback page reads offline: the course's template (losslandscape.grading.feedback.TEMPLATES)
-# extends nbgrader's, loads the MathJax that OfflineMathJax writes next to the page, names
-# each test in the summary after what it checks and wraps error messages (see
-# losslandscape.grading.feedback). nbgrader's header ignores mathjax_url (the template's
-# mathjax.html.j2 loads the same URL); it is set for any block that would use it. All of it
-# is set for GenerateFeedback's exporter only, so the formgrader's pages keep their template,
+# The feedback page is one file that asks for nothing else, as release_feedback hands it
+# out and a Jupyter server's /files/ serves it (sandboxed: any other request meets the
+# login page). FeedbackExporter writes the formulas as MathML; the course's template
+# (losslandscape.grading.feedback.TEMPLATES) extends nbgrader's, loads no MathJax, names
+# each test in the summary after what it checks, wraps error messages and shows the
+# autograder's comment as written (see losslandscape.grading.feedback). All of it is set
+# for GenerateFeedback's exporter only, so the formgrader's pages keep their template,
 # and it wins over the HTMLExporter settings that nbgrader (and the formgrader's button) make.
+c.GenerateFeedback.exporter_class = FeedbackExporter
 c.GenerateFeedback.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(NBGRADER_TEMPLATES)]
 c.GenerateFeedback.HTMLExporter.template_name = "course_feedback"
 c.GenerateFeedback.HTMLExporter.template_file = "feedback.html.j2"
 c.GenerateFeedback.HTMLExporter.filters = {"summary_title": summary_title}
-c.GenerateFeedback.HTMLExporter.mathjax_url = MATHJAX_URL
 
 # Wall clock per rule and per submission; past either, the sandbox is killed and
 # the rule's remaining tests fail, so one submission's grading time is bounded.

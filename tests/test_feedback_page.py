@@ -1,23 +1,28 @@
-"""The feedback page as a student reads it: opened from disk, with no network.
+"""The feedback page as a student reads it: one file, from disk or from a Jupyter server.
 
 One course is built in a temporary folder as the instructor builds it (release, two
 submissions, ``nbgrader autograde``, ``nbgrader generate_feedback``): the reference
 solution, and Adam without the bias correction, whose visible tests fail, the trajectory's
-with a message wider than its box. Each page is opened in Chromium from ``file://`` with
-every other request refused. Screenshots go to ``artifacts/screenshots/feedback_<student>.png``.
+with a message wider than its box. Each page is opened in Chromium from ``file://`` and,
+alone, from a real ``jupyter server``'s ``/files/`` (see tests/single_file.py), and must
+ask for nothing but itself. Screenshots go to ``artifacts/screenshots/feedback_<student>.png``.
 """
 
 import ast
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
+from nbconvert.filters.markdown_mistune import MarkdownWithMath
+from nbgrader.api import Gradebook
 
-from losslandscape.grading.feedback import MATHJAX_URL, mathjax_files
+from losslandscape.grading.feedback import MathMLRenderer, UnconvertibleFormula, mathml
 
-from .browser import SCREENSHOTS, Page
+from .browser import ROOT, SCREENSHOTS, Page
 from .fixture_submissions import SOURCE, Case, notebook
+from .single_file import WAYS, open_page, serve_files  # noqa: F401 (fixture)
 from .test_grading_pipeline import ASSIGNMENT, make_course, nbgrader
 
 pytestmark = pytest.mark.slow
@@ -39,8 +44,6 @@ STUDENTS = {
     ),
 }
 WRONG = "adam_without_bias_correction"
-MATHJAX_BUDGET = 2_000_000
-"""Bytes of MathJax in each student's feedback folder: TeX input, CommonHTML output, fonts."""
 
 
 @pytest.fixture(scope="module")
@@ -79,21 +82,16 @@ def error_messages(course: Path, student: str) -> list[str]:
     ]
 
 
-def formulas(course: Path, student: str) -> int:
-    """How many formulas the notebook's markdown holds ($...$ and $$...$$)."""
+FORMULA = re.compile(r"\$\$.+?\$\$|\$[^$]+?\$", re.DOTALL)
+
+
+def formulas(cells: list[dict]) -> int:
+    """How many formulas the markdown of ``cells`` holds ($...$ and $$...$$)."""
     return sum(
-        len(re.findall(r"\$\$.+?\$\$|\$[^$]+?\$", "".join(cell["source"]), re.DOTALL))
-        for cell in graded_cells(course, student)
+        len(FORMULA.findall("".join(cell["source"])))
+        for cell in cells
         if cell["cell_type"] == "markdown"
     )
-
-
-class FeedbackPage(Page):
-    """A feedback page opened from disk, once MathJax has typeset it with its fonts."""
-
-    def __init__(self, browser, path: Path, width: int = 1280):
-        super().__init__(browser, path, width)
-        self.page.evaluate("document.fonts.ready.then(() => 1)")
 
 
 @pytest.fixture(scope="module", params=list(STUDENTS))
@@ -103,35 +101,70 @@ def student(request):
 
 @pytest.fixture
 def page(browser, course, student):
-    page = FeedbackPage(browser, folder(course, student) / f"{ASSIGNMENT}.html")
+    page = Page(browser, folder(course, student) / f"{ASSIGNMENT}.html")
     yield page
     page.page.close()
 
 
-def test_the_page_asks_no_server_for_scripts_or_styles(course, student):
+def test_the_page_is_one_file_with_no_script(course, student):
+    assert [path.name for path in folder(course, student).iterdir()] == [f"{ASSIGNMENT}.html"]
     page = html(course, student)
-    scripts = re.findall(r"<script\b[^>]*\bsrc=\"([^\"]*)\"", page)
-    assert scripts == [MATHJAX_URL]
+    assert "<script" not in page
     references = [
-        *scripts,
+        *re.findall(r"\bsrc=\"([^\"]*)\"", page),
         *re.findall(r"<link\b[^>]*\bhref=\"([^\"]*)\"", page),
         *re.findall(r"url\(\s*['\"]?([^'\")]*)", page),  # in the inlined styles
         *re.findall(r"@import\s+(?:url\()?['\"]?([^'\")\s;]*)", page),
     ]
-    assert not [url for url in references if re.match(r"(https?:)?//", url)], references
+    # bootstrap's glyphicons font, which no element of the page uses, is the only other file
+    assert {url for url in references if not url.startswith("data:")} <= {
+        f"../fonts/glyphicons-halflings-regular.{ext}"
+        for ext in ("eot", "eot?#iefix", "woff2", "woff", "ttf", "svg#glyphicons_halflingsregular")
+    }, references
 
 
-def test_mathjax_sits_next_to_the_page_and_is_small(course, student):
-    mathjax = folder(course, student) / "mathjax"
-    shipped = {
-        path.relative_to(mathjax.parent).as_posix(): path.read_bytes()
-        for path in mathjax.rglob("*")
-        if path.is_file()
-    }
-    assert shipped == mathjax_files()  # exactly the book's part of MathJax, byte for byte
-    assert MATHJAX_URL in shipped
-    size = sum(map(len, shipped.values()))
-    assert size < MATHJAX_BUDGET, f"{size:,} bytes of MathJax per feedback folder"
+@pytest.mark.parametrize(
+    "source", ["assignments", "solutions"], ids=["released notebook", "solution notebook"]
+)
+def test_every_formula_of_the_notebooks_converts_to_mathml(source):
+    cells = json.loads((ROOT / source / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text())["cells"]
+    rendered = [
+        MarkdownWithMath(renderer=MathMLRenderer(escape=False)).render("".join(cell["source"]))
+        for cell in cells
+        if cell["cell_type"] == "markdown"
+    ]
+    assert sum(text.count("<math ") for text in rendered) == formulas(cells) > 10
+    # no TeX left, and every symbol a character, not an escaped character reference
+    assert not [text for text in rendered if re.search(r"[$\\]|&amp;#", text)]
+    assert "<mo>←</mo>" in "".join(rendered) and "<mi>β</mi>" in "".join(rendered)
+
+
+@pytest.mark.parametrize(
+    ("tex", "why"),
+    [
+        (r"\hat{w} = \unknowncommand{w}", r"\\unknowncommand"),
+        (r"\begin{tikzpicture} x \end{tikzpicture}", "environment"),
+        (r"\frac{m}{", "NoAvailableTokensError"),
+    ],
+)
+def test_a_formula_without_mathml_is_an_error_not_tex_on_the_page(tex, why):
+    with pytest.raises(UnconvertibleFormula, match=why):
+        mathml(tex, display=False)
+
+
+def test_feedback_generation_stops_at_a_formula_without_mathml(course, tmp_path):
+    broken = tmp_path / "course"
+    shutil.copytree(course, broken)
+    graded = broken / "autograded" / WRONG / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    nb = json.loads(graded.read_text())
+    cell = next(cell for cell in nb["cells"] if FORMULA.search("".join(cell["source"])))
+    cell["source"] = ["A formula with no MathML: $\\unknowncommand{x}$.\n"]
+    graded.write_text(json.dumps(nb))
+    shutil.rmtree(broken / "feedback")
+    result = nbgrader(broken, "generate_feedback", ASSIGNMENT, "--student", WRONG)
+    assert result.returncode != 0
+    assert "UnconvertibleFormula" in result.stderr and "\\unknowncommand" in result.stderr
+    assert not (broken / "feedback" / WRONG / ASSIGNMENT / f"{ASSIGNMENT}.html").exists()
 
 
 def test_the_hidden_tests_stay_hidden(course, student):
@@ -140,19 +173,68 @@ def test_the_hidden_tests_stay_hidden(course, student):
         assert secret not in page, secret
 
 
-def test_offline_the_formulas_are_typeset(course, student, page):
-    assert page.errors == []
-    typeset = page.page.locator("mjx-container").count()
-    assert typeset == formulas(course, student) > 0
-    # No TeX left in the rendered markdown: every $...$ became MathJax's output.
-    texts = page.page.locator(".text_cell_render").all_inner_texts()
-    assert texts and not [text for text in texts if "$" in text or "\\" in text]
-    # The glyphs are drawn with MathJax's own fonts, read from the folder next to the page.
-    fonts = page.page.evaluate(
-        "[...document.fonts].filter(f => f.family.startsWith('MJX')).map(f => [f.family, f.status])"
-    )
-    assert fonts and ["MJXTEX-I", "loaded"] in fonts
-    assert not [font for font in fonts if font[1] == "error"], fonts
+MATH = """() => [...document.querySelectorAll('math')].map(math => {
+    const box = math.getBoundingClientRect();
+    return {
+        mathml: math instanceof MathMLElement,
+        display: getComputedStyle(math).display,
+        drawn: box.width > 0 && box.height > 0,
+        // a fraction laid out as one: its numerator above its denominator
+        fractions: [...math.querySelectorAll('mfrac')].every(frac =>
+            frac.children[0].getBoundingClientRect().bottom
+                <= frac.children[1].getBoundingClientRect().top + 1),
+    };
+})"""
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_every_formula_is_drawn_wherever_the_page_is_opened(
+    browser, jupyter_files, course, student, way
+):
+    visit = open_page(browser, jupyter_files, folder(course, student) / f"{ASSIGNMENT}.html", way)
+    try:
+        assert visit.others() == [] and visit.errors == []
+        drawn = visit.page.evaluate(MATH)
+        assert len(drawn) == formulas(graded_cells(course, student)) > 10
+        for math in drawn:
+            assert math["mathml"] and math["drawn"] and math["fractions"], math
+            assert math["display"] in ("math", "block math"), math
+        assert visit.page.locator("math[display=block] mfrac").count() >= 3
+        # No TeX left in the rendered markdown: every $...$ became MathML, of symbols.
+        texts = visit.page.locator(".text_cell_render").all_inner_texts()
+        assert texts and not [text for text in texts if re.search(r"[$\\]|&#", text)]
+        symbols = visit.page.evaluate(
+            "[...document.querySelectorAll('mo')].map(mo => mo.textContent)"
+        )
+        assert {"←", "\N{MINUS SIGN}", "+", "="} <= set(symbols), symbols
+        visit.page.screenshot(path=SCREENSHOTS / f"feedback_{student}_{way}.png", full_page=True)
+    finally:
+        visit.close()
+
+
+def test_the_autograders_comment_reads_as_written(browser, jupyter_files, course):
+    """In the formgrader (plain text) and in the feedback (the diagnosis, as written)."""
+    message = json.loads(
+        (course / "autograded" / WRONG / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+    )["metadata"]["losslandscape"]["findings"]["adam_step"]["message"]
+    assert message.startswith("adam_step: the bias correction is missing (m / (1 - beta1^t)")
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        stored = gradebook.find_comment("adam_step", ASSIGNMENT, ASSIGNMENT, WRONG).auto_comment
+    # the formgrader shows auto_comment as its comment box's placeholder, character for character
+    assert stored == message and "\\" not in stored
+    page = folder(course, WRONG) / f"{ASSIGNMENT}.html"
+    for way in WAYS:
+        visit = open_page(browser, jupyter_files, page, way)
+        try:
+            assert visit.others() == [] and visit.errors == []
+            footers = visit.page.locator(".panel-footer").all_inner_texts()
+            assert [" ".join(footer.split()) for footer in footers] == [
+                " ".join(f"Comments: {message}".split())
+            ]
+            # the diagnosis's own characters, and its line breaks, as the grader wrote them
+            assert visit.page.locator(".auto-comment").all_inner_texts() == [message]
+        finally:
+            visit.close()
 
 
 ERROR_BOXES = """() => [...document.querySelectorAll('.output_error pre')].map(pre => {
@@ -168,9 +250,27 @@ ERROR_BOXES = """() => [...document.querySelectorAll('.output_error pre')].map(p
 })"""
 
 
+def test_an_instructors_comment_stays_markdown(course, tmp_path):
+    """The formgrader's comment box takes Markdown and formulas; the diagnosis's text
+    is shown as written only while it is the comment."""
+    commented = tmp_path / "course"
+    shutil.copytree(course, commented)
+    with Gradebook(f"sqlite:///{commented / 'gradebook.db'}") as gradebook:
+        comment = gradebook.find_comment("adam_step", ASSIGNMENT, ASSIGNMENT, WRONG)
+        comment.manual_comment = "Divide by **both** corrections, $1 - \\beta_1^t$."
+        gradebook.db.commit()
+    result = nbgrader(commented, "generate_feedback", ASSIGNMENT, "--student", WRONG, "--force")
+    assert result.returncode == 0, result.stderr[-3000:]
+    page = (folder(commented, WRONG) / f"{ASSIGNMENT}.html").read_text()
+    footer = page[page.index('<div class="panel-footer">') :]
+    footer = footer[: footer.index("</div>")]
+    assert "auto-comment" not in footer and "it shows from epoch" not in footer
+    assert "<strong>both</strong>" in footer and "<msubsup><mi>β</mi>" in footer, footer
+
+
 @pytest.mark.parametrize("width", [1280, 700])
 def test_every_error_message_is_read_whole_inside_its_box(browser, course, width):
-    page = FeedbackPage(browser, folder(course, WRONG) / f"{ASSIGNMENT}.html", width=width)
+    page = Page(browser, folder(course, WRONG) / f"{ASSIGNMENT}.html", width=width)
     try:
         assert page.errors == []
         boxes = page.page.evaluate(ERROR_BOXES)

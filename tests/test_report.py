@@ -3,7 +3,9 @@
 The whole pipeline, with real submissions, is in tests/test_grading_pipeline.py; here
 each case the report must read is set up exactly: a rule with full marks, a named
 mistake, a rule that lost only its steps points, a student with no submission, and
-what the instructor meets from the shell when something is missing.
+what the instructor meets from the shell when something is missing. The page is opened
+in Chromium from disk and, alone, from a real ``jupyter server``'s ``/files/`` (see
+tests/single_file.py).
 """
 
 import csv
@@ -21,6 +23,8 @@ from nbgrader.api import Gradebook
 
 from losslandscape.grading import report
 from losslandscape.grading.diagnosis import CATALOGUE
+
+from .single_file import WAYS, open_page, serve_files  # noqa: F401 (fixture)
 
 ASSIGNMENT = "optimizers"
 REPORT = [sys.executable, "-m", "losslandscape.grading.report"]
@@ -117,9 +121,10 @@ def test_the_report_command_writes_the_csv_and_the_page(course):
     assert rows[0] == list(report.COLUMNS)
     assert ["bob", "adam_step", "0", "5", "adam-no-bias-correction", "1"] in rows
     assert ["ann", "sgd_step", "5", "5", "", ""] in rows
+    assert sorted(path.name for path in folder.iterdir()) == ["index.html", "mistakes.csv"]
     page = (folder / "index.html").read_text()
-    assert '<script src="plotly.min.js"></script>' in page and "cdn" not in page.lower()
-    assert (folder / "plotly.min.js").stat().st_size > 1_000_000
+    assert not re.search(r"<script[^>]*\bsrc=|<link\b", page)
+    assert len(page) > 3_000_000  # plotly.js, inside
     assert html.escape(report.meaning("adam-no-bias-correction")) in page
     assert "3 students, 6 rules graded, 2 of them not full marks" in result.stdout
 
@@ -174,3 +179,45 @@ def test_each_diagnosis_reads_as_a_sentence():
     assert both.startswith("One of: The gradient is scaled by (1 - rho)")
     assert "The learning rate is missing" in both
     assert report.meaning("raised") == "The rule raised an exception."
+
+
+FIGURES = """() => [...document.querySelectorAll('.js-plotly-plot')].map(gd => ({
+    svg: !!gd.querySelector('.main-svg'),
+    traces: gd.data.length,
+    drawn: gd.querySelectorAll('.main-svg .trace').length,
+    points: gd.querySelectorAll('.main-svg .point').length,
+}))"""
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_the_page_draws_its_figures_wherever_it_is_opened(browser, jupyter_files, course, way):
+    folder = course / "reports" / ASSIGNMENT
+    report.write_html(report.collect(course, ASSIGNMENT), folder, ASSIGNMENT)
+    visit = open_page(browser, jupyter_files, folder / "index.html", way)
+    try:
+        visit.page.wait_for_function(
+            "[...document.querySelectorAll('.js-plotly-plot')].every(gd => gd._fullLayout)"
+        )
+        assert visit.others() == [] and visit.errors == []
+        figures = visit.page.evaluate(FIGURES)
+        assert len(figures) == len(report.figures([])) == 3
+        for figure in figures:
+            assert figure["svg"] and figure["traces"] and figure["drawn"], figure
+            assert figure["points"] > 0, figure  # bars and markers drawn from the data
+    finally:
+        visit.close()
+
+
+def test_a_file_beside_the_page_does_not_load_from_jupyter(browser, jupyter_files, tmp_path):
+    """What the report was before: its plotly.js beside it stays unread from /files/."""
+    page = tmp_path / "page.html"
+    page.write_text('<script src="beside.js"></script><p>page</p>')
+    (tmp_path / "beside.js").write_text("document.title = 'beside.js ran'")
+    for way, ran in (("file", True), ("jupyter", False)):
+        (jupyter_files.root / "beside.js").write_text("document.title = 'beside.js ran'")
+        visit = open_page(browser, jupyter_files, page, way)
+        try:
+            assert (visit.page.title() == "beside.js ran") is ran
+            assert visit.others()  # the test sees the request
+        finally:
+            visit.close()

@@ -1,5 +1,6 @@
-"""The part of MathJax 3 that the book's pages and the grader's feedback pages ship, so
-formulas are typeset with no network.
+"""The part of MathJax 3 that the book's pages ship, so formulas are typeset with no network.
+(The grader's feedback pages need none: their formulas are MathML, see
+:mod:`losslandscape.grading.feedback`.)
 
 The files come from the pinned sphinx-mathjax-offline package (MathJax 3.2.2), which is
 not loaded as a Sphinx extension: it would copy all 24 MB of MathJax. Shipped: the one

@@ -424,7 +424,9 @@ class CommentDiagnoses(NbGraderPreprocessor):
     The formgrader shows it to the instructor next to the student's code, and the
     feedback page to the student, under their answer. Runs after ``SaveAutoGrades``,
     which clears the autograder's comments of answered cells. The text is the
-    diagnosis's summary: no setting and no weights.
+    diagnosis's summary (no setting and no weights) as written: the formgrader shows it
+    as plain text, and the course's feedback template shows this comment as text too,
+    where nbgrader's would render it as Markdown.
     """
 
     def preprocess(self, nb, resources):
@@ -440,15 +442,9 @@ class CommentDiagnoses(NbGraderPreprocessor):
                     comment = gradebook.find_comment(
                         grade_id, info["notebook"], info["assignment"], info["student"]
                     )
-                    comment.auto_comment = _markdown_text(message)
+                    comment.auto_comment = message
             gradebook.db.commit()
         return nb, resources
-
-
-def _markdown_text(text: str) -> str:
-    """``text`` as markdown that shows it as written (comments are rendered as markdown)."""
-    escaped = re.sub(r"([\\`*_{}\[\]()#+\-.!<>|^])", r"\\\1", text)
-    return escaped.replace("\n", "\n\n")
 
 
 class _TakesDisplayPriority(NbGraderPreprocessor):

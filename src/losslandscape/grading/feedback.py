@@ -1,60 +1,102 @@
-"""The feedback page as a student reads it: offline, every test named, every message whole.
+"""The feedback page as a student reads it: one file, every test named, every message whole.
 
 ``nbgrader generate_feedback`` renders ``feedback/<student>/<assignment>/<notebook>.html``
 with nbgrader's ``feedback`` template (``nbgrader/server_extensions/formgrader/templates``),
-whose header calls nbconvert's ``mathjax()`` macro without the exporter's ``mathjax_url``,
-so the page loads MathJax 2 from a CDN whatever is configured; its summary calls every test
-"Test cell"; and an error message's ``<pre>`` does not wrap. ``nbgrader_config.py`` renders
-the page with the course's template, ``nbgrader_templates/course_feedback`` (in the library,
-next to this file), which extends nbgrader's and takes the place of nbconvert's
-``mathjax.html.j2``, with the two helpers here:
+whose header loads MathJax 2 from a CDN; its summary calls every test "Test cell"; and an
+error message's ``<pre>`` does not wrap. ``nbgrader release_feedback`` hands students the
+page alone, and a Jupyter server serves it from ``/files/`` as a sandboxed page whose other
+requests go to the login page: whatever the page shows must be inside it. ``nbgrader_config.py``
+renders it with :class:`FeedbackExporter` and the course's template,
+``nbgrader_templates/course_feedback`` (in the library, next to this file), which extends
+nbgrader's and loads no script:
 
-- :class:`OfflineMathJax` writes MathJax into ``mathjax/`` next to the page, through
-  nbconvert's writer like any support file: the same part of the same MathJax 3.2.2 as the
-  book ships (:mod:`losslandscape.mathjax`), about 1.8 MB for each student's folder. Every
-  page of an assignment shares the one copy.
+- :class:`FeedbackExporter` writes every formula of the markdown as MathML, which browsers
+  draw themselves; a formula it cannot convert stops the page's generation
+  (:class:`UnconvertibleFormula`) rather than reach the student as TeX.
 - :func:`summary_title` names a test in the summary after what it checks.
 """
 
 from __future__ import annotations
 
 import ast
-import functools
+import html
+import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import jinja2
 import nbgrader
-
-from .. import mathjax
-from .autograde import _TakesDisplayPriority
+from latex2mathml import commands
+from latex2mathml.converter import convert_to_element
+from nbconvert.exporters import HTMLExporter
+from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
 TEMPLATES = Path(__file__).resolve().parent / "nbgrader_templates"
 """The course's nbconvert templates, shipped with the library, so any course folder that
 uses this ``nbgrader_config.py`` (a test's, say) renders its feedback with them."""
 NBGRADER_TEMPLATES = Path(nbgrader.__file__).parent / "server_extensions/formgrader/templates"
 """Where nbgrader's ``feedback`` template is, which the course's extends."""
-MATHJAX_FOLDER = "mathjax"
-MATHJAX_URL = f"{MATHJAX_FOLDER}/{mathjax.ENTRY}"
-"""Where the page loads MathJax from, relative to it (``mathjax.html.j2`` says the same)."""
+
+ENVIRONMENTS = frozenset(
+    name.removeprefix("\\") for name in (*commands.MATRICES, commands.ALIGN, commands.ALIGNSTAR)
+)
+"""The ``\\begin{...}`` environments latex2mathml lays out; it would drop any other's name."""
 
 
-@functools.cache
-def mathjax_files() -> dict[str, bytes]:
-    """The content of every MathJax file the page may fetch, by its path relative to the page."""
-    return {f"{MATHJAX_FOLDER}/{name}": path.read_bytes() for name, path in mathjax.files().items()}
+class UnconvertibleFormula(ValueError):
+    """A formula that latex2mathml cannot write as MathML."""
 
 
-class OfflineMathJax(_TakesDisplayPriority):
-    """Write the MathJax that the page loads into ``mathjax/`` next to it.
+def mathml(tex: str, display: bool) -> str:
+    """``tex`` as a MathML ``<math>`` element, or :class:`UnconvertibleFormula`."""
+    unknown = set(re.findall(r"\\begin\{([^}]*)\}", tex)) - ENVIRONMENTS
+    if unknown:
+        raise UnconvertibleFormula(f"no MathML for the environment {sorted(unknown)} in ${tex}$")
+    try:
+        element = convert_to_element(tex, display="block" if display else "inline")
+    except Exception as exc:  # latex2mathml's errors share no base class
+        raise UnconvertibleFormula(f"no MathML for ${tex}$: {exc!r}") from exc
+    # latex2mathml keeps symbols as character references in the text (its own convert()
+    # unescapes the whole string, tags and a \text{a<b} alike): make them characters.
+    for node in element.iter():
+        node.text = node.text and html.unescape(node.text)
+    # It passes a command it does not know through as text (<mi>\foo</mi>).
+    left = [text for text in element.itertext() if "\\" in text]
+    if left:
+        raise UnconvertibleFormula(f"no MathML for {', '.join(left)} in ${tex}$")
+    return ET.tostring(element, encoding="unicode")
 
-    The files go into the exporter's ``outputs``, which nbconvert's writer writes into
-    the page's folder, as it writes a notebook's extracted figures.
-    """
 
-    def preprocess(self, nb, resources):
-        resources.setdefault("outputs", {}).update(mathjax_files())
-        # The writer logs "Support files will be in <output_files_dir>/": say where they are.
-        resources["output_files_dir"] = MATHJAX_FOLDER
-        return nb, resources
+class MathMLRenderer(IPythonRenderer):
+    """nbconvert's markdown renderer, with formulas as MathML instead of TeX for MathJax."""
+
+    def block_math(self, body: str) -> str:
+        return mathml(body, display=True)
+
+    def inline_math(self, body: str) -> str:
+        return mathml(body, display=False)
+
+    def latex_environment(self, name: str, body: str) -> str:
+        return mathml(f"\\begin{{{name}}}{body}\\end{{{name}}}", display=True)
+
+
+class FeedbackExporter(HTMLExporter):
+    """nbconvert's HTML exporter, rendering markdown with :class:`MathMLRenderer`."""
+
+    @jinja2.pass_context
+    def markdown2html(self, context, source):
+        # HTMLExporter.markdown2html, but for the renderer
+        cell = context.get("cell", {})
+        renderer = MathMLRenderer(
+            escape=False,
+            attachments=cell.get("attachments", {}),
+            embed_images=self.embed_images,
+            path=context.get("resources", {}).get("metadata", {}).get("path", ""),
+            anchor_link_text=self.anchor_link_text,
+            exclude_anchor_links=self.exclude_anchor_links,
+            **self.lexer_options,
+        )
+        return MarkdownWithMath(renderer=renderer).render(source)
 
 
 def summary_title(cell) -> str:

@@ -9,7 +9,9 @@ lecture:
   columns of :data:`COLUMNS`;
 - ``reports/<assignment>/index.html``: the scores per rule, the most common
   mistakes with what each means, and where the students' paths part from the
-  reference; it works offline (plotly.js is written next to it).
+  reference; one file with plotly.js inside, so it draws offline and from a
+  Jupyter server's ``/files/``, which serves it sandboxed and answers any other
+  request it made with the login page.
 
 ``--canvas`` (``make grades``) writes ``<assignment>_canvas.csv`` instead, in
 the layout of Canvas's gradebook import.
@@ -283,9 +285,8 @@ def _wrap(text: str, width: int = 70) -> str:
 
 
 def write_html(rows: Sequence[Row], folder: Path, assignment: str) -> None:
-    """``index.html`` and the ``plotly.min.js`` it loads, in ``folder``."""
+    """``index.html`` in ``folder``: one file, plotly.js inside."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "plotly.min.js").write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")
     students = sorted({row.student for row in rows})
     sections = []
     for title, caption, figure in figures(rows):
@@ -293,6 +294,7 @@ def write_html(rows: Sequence[Row], folder: Path, assignment: str) -> None:
         sections.append(f"<h2>{title}</h2>\n<p>{caption}</p>\n{plot}")
     page = _PAGE.format(
         assignment=html.escape(assignment),
+        plotlyjs=plotly.offline.get_plotlyjs(),
         summary=html.escape(_summary(rows, students)),
         sections="\n".join(sections),
         table=_table(rows),
@@ -342,7 +344,7 @@ _PAGE = """<!DOCTYPE html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>What the class got wrong: {assignment}</title>
-<script src="plotly.min.js"></script>
+<script>{plotlyjs}</script>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
        color: #222; line-height: 1.45; }}

@@ -533,6 +533,14 @@ def test_the_chart_versions_agree_everywhere():
     assert f"--version {NGSHARE_CHART}" in (KUBE / "ngshare-values.yaml").read_text()
 
 
+def test_the_sizing_gives_both_formulas_and_the_jobs_own_deadline():
+    sizing = (KUBE / "README.md").read_text().split("## Sizing\n", 1)[1].split("\n## ", 1)[0]
+    for students in ("300", "3000"):
+        assert f"⌈{students} / (*r* · *W*)⌉" in sizing
+    deadline = manifest("Job")["spec"]["activeDeadlineSeconds"]
+    assert f"`activeDeadlineSeconds` ({deadline // 3600} hours)" in sizing
+
+
 # --- the image ---------------------------------------------------------------------------
 
 

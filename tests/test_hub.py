@@ -12,6 +12,7 @@ without user namespaces.
 """
 
 import contextlib
+import html
 import json
 import re
 import secrets
@@ -39,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HUB = ROOT / "deploy" / "hub"
 COURSE_ID = "optimizers-course"  # the course's nbgrader_config.py
 WITHOUT_USERNS = ROOT / "tests" / "without_user_namespaces.py"
+STUDENT_ONLY_OFF = ("formgrader", "course-list", "create-assignment")  # lab extensions
 
 
 def free_port() -> int:
@@ -47,21 +49,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The grader keeps 500 characters of an error's text, so the attack sends the most wanted
+# first: the variables and files a secret would be in, then a marker, then the rest.
 ATTACK = """import glob, os
-seen = []
-for path in sorted(glob.glob("/proc/*/environ") + glob.glob("/proc/*/cmdline")) + [
-    "/proc/self/mounts", {canary_file!r}
-]:
+wanted, rest = [], []
+for path in glob.glob("/proc/*/environ") + glob.glob("/proc/*/cmdline"):
     try:
-        seen.append(path + "=" + open(path, "rb").read().decode("latin-1"))
-    except OSError as error:
-        seen.append(path + ": " + str(error))
+        words = open(path, "rb").read().decode("latin-1").split("\\0")
+    except OSError:
+        continue
+    for word in words:
+        if word and not word.startswith(("PATH=", "LANG=")):
+            hit = any(key in word.upper() for key in ("TOKEN", "CANARY", "SECRET"))
+            (wanted if hit else rest).append(word)
+try:
+    wanted.append("canary file=" + open({canary_file!r}).read())
+except OSError as error:
+    wanted.append("canary file: " + error.strerror)
 for link in glob.glob("/proc/*/fd/*"):
     try:
-        seen.append(link + " -> " + os.readlink(link))
+        target = os.readlink(link)
     except OSError:
-        pass
-raise RuntimeError("STOLEN " + " | ".join(seen))
+        continue
+    (wanted if target.startswith({home!r}) else rest).append(target)
+rest += [line.split(" ")[1] for line in open("/proc/self/mounts").read().splitlines()]
+raise RuntimeError(" | ".join(["STOLEN", *wanted, "STOLEN-END", *rest]))
 """
 
 
@@ -133,7 +145,7 @@ class Terminal:
         return output
 
 
-def hub_config(folder: Path, env: Path, ports: dict, users: dict, token: str, canary: str) -> Path:
+def hub_config(folder: Path, ports: dict, users: dict, token: str, canary: str) -> Path:
     """The deploy configuration, with only what a test must change."""
     path = folder / "jupyterhub_config.py"
     path.write_text(f"""
@@ -148,11 +160,8 @@ c.ConfigurableHTTPProxy.pid_file = "{folder}/proxy.pid"
 c.JupyterHub.authenticator_class = "dummy"
 c.Authenticator.allowed_users = {set(users["all"])!r}
 c.JupyterHub.load_groups = {{"instructors": {{"users": [{users["instructor"]!r}]}}}}
-c.Spawner.cmd = ["{env}/bin/jupyterhub-singleuser"]
 c.Spawner.environment = {{
     **c.Spawner.environment,
-    "LOSSLANDSCAPE_ENV": "{env}",
-    "PATH": "{env}/bin:/usr/local/bin:/usr/bin:/bin",
     # the exchange and course id, in place of /etc/jupyter's
     "JUPYTER_CONFIG_PATH": "{folder.parent / "jupyter"}",
     {ENV_VAR!r}: {str(bundled_path())!r},  # as every test's process computes
@@ -182,7 +191,10 @@ def hub_setup(shared_env, unix_user):
     """The hub running as root from a minimal environment, and its users; everything the
     hub started is ended afterwards, however the test ends."""
     if not (HUB / "node_modules" / ".bin" / "configurable-http-proxy").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HUB, check=True)
+        if shutil.which("npm") is None:
+            pytest.fail("npm is missing (for the hub's proxy): apt-get install nodejs npm")
+        # as deploy/hub/install installs it
+        subprocess.run(["npm", "ci", "--omit=dev", "--no-audit", "--no-fund"], cwd=HUB, check=True)
     instructor = unix_user("llinst")
     students = [unix_user("llstud") for _ in range(4)]
     top = Path(tempfile.mkdtemp(prefix="llhub-"))
@@ -201,12 +213,18 @@ def hub_setup(shared_env, unix_user):
     ports = {name: free_port() for name in ("proxy", "hub", "api")}
     token, canary = secrets.token_hex(16), f"CANARY-{secrets.token_hex(12)}"
     names = {"instructor": instructor.name, "all": [u.name for u in (instructor, *students)]}
-    config = hub_config(state, shared_env, ports, names, token, canary)
+    config = hub_config(state, ports, names, token, canary)
     log = (state / "hub.log").open("w")
     process = subprocess.Popen(
-        [shared_env / "bin" / "jupyterhub", "-f", config],
+        # setpriv: the hub gets SIGTERM (and stops its servers) if pytest is killed
+        ["setpriv", "--pdeathsig", "TERM", "--", shared_env / "bin" / "jupyterhub", "-f", config],
         cwd=state,
-        env={"PATH": f"{shared_env}/bin:/usr/bin:/bin", "LANG": "C.UTF-8"},
+        # as the systemd unit starts it: the deploy config reads LOSSLANDSCAPE_ENV
+        env={
+            "PATH": f"{shared_env}/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "LOSSLANDSCAPE_ENV": str(shared_env),
+        },
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -266,6 +284,16 @@ print(json.dumps({"found": found, "read": read}))
 """
 
 
+def lab_disabled(hub: Hub, user: str) -> set:
+    """The nbgrader lab extensions the user's JupyterLab page is told to leave out."""
+    page = hub.server(user, "GET", "lab")
+    assert page.status_code == 200, page.text[-2000:]
+    found = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                      page.text, re.S)  # fmt: skip
+    disabled = json.loads(found[1])["disabledExtensions"]
+    return {e.split(":", 1)[1] for e in disabled if e.startswith("@jupyter/nbgrader:")}
+
+
 def readable_by(user: str, roots: list, secrets_: list) -> dict:
     """What ``user`` can read under ``roots`` that holds any of ``secrets_``."""
     result = subprocess.run(
@@ -287,7 +315,9 @@ def test_a_class_on_one_hub(hub_setup):
     course = inst.home / "course"
     canary_file = inst.home / "canary.txt"
     # one full-marks, one named mistake, one broken, one attacker
-    attack = Case(_each_rule(ATTACK.format(canary_file=str(canary_file))), ALL_ZERO)
+    attack = Case(
+        _each_rule(ATTACK.format(canary_file=str(canary_file), home=str(inst.home))), ALL_ZERO
+    )
     cases = {
         students[0].name: CASES["reference"],
         students[1].name: CASES["adam_without_bias_correction"],
@@ -314,6 +344,8 @@ def test_a_class_on_one_hub(hub_setup):
         "> ~/.jupyter/nbgrader_config.py"
     )
     assert hub.server(inst.name, "GET", "formgrader").status_code == 200
+    assert hub.server(inst.name, "GET", "formgraders").status_code == 200  # the course list
+    assert lab_disabled(hub, inst.name) == set()
     teacher.ok(f"cd ~/course && nbgrader generate_assignment {ASSIGNMENT} --force")
     teacher.ok(f"cd ~/course && nbgrader release_assignment {ASSIGNMENT}")
 
@@ -321,7 +353,10 @@ def test_a_class_on_one_hub(hub_setup):
     shells = {}
     for student in students:
         hub.start(student.name)
+        # nbgrader's table for students: no formgrader, course list or create-assignment
         assert hub.server(student.name, "GET", "formgrader").status_code == 404
+        assert hub.server(student.name, "GET", "formgraders").status_code == 404
+        assert lab_disabled(hub, student.name) == set(STUDENT_ONLY_OFF)
         shell = shells[student.name] = hub.terminal(student.name)
         assert shell.ok("id -un").strip() == student.name
         shell.ok(f"cd ~ && nbgrader fetch_assignment {ASSIGNMENT}")
@@ -377,9 +412,14 @@ def test_a_class_on_one_hub(hub_setup):
     attacker = students[3]
     feedback = next((attacker.home / ASSIGNMENT / "feedback").glob(f"*/{ASSIGNMENT}.html"))
     assert canary not in feedback.read_text() and api_token not in feedback.read_text()
-    # the attack did run: its exception, with what it read, is in the graded notebook
+    # the attack did run, and what it read reached the attacker: a secret it could read
+    # would have been in their feedback, where the walk above looks
     graded_attack = course / "autograded" / attacker.name / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     assert "STOLEN" in graded_attack.read_text()
+    # (the error as shown: the attack's code, shown too, spells the marker otherwise)
+    shown = " ".join(html.unescape(feedback.read_text()).split())
+    report = re.search(r"STOLEN \| (.*?) \| STOLEN-END", shown)
+    assert report and "canary file" in report[1], "the attack's report is not in the feedback"
 
     # (b) students reading each other's work and the solutions, as themselves
     thief, victim = shells[students[1].name], students[0]
@@ -401,11 +441,15 @@ def test_a_class_on_one_hub(hub_setup):
     assert marks[victim.name] not in listed and victim.name not in listed, listed
 
     # (c) no user namespaces: autograde stops, says why, and changes no grade
+    teacher.ok("unshare --user true")  # the instructor may make one...
+    status, output = teacher.run(f"python {WITHOUT_USERNS} unshare --user true")
+    assert status != 0 and "Operation not permitted" in output, output  # ...but not here
     before = scores(course)
     status, output = teacher.run(
         f"cd ~/course && python {WITHOUT_USERNS} nbgrader autograde {ASSIGNMENT} --force"
     )
     assert status != 0, output
     assert "the sandbox cannot start on this machine" in output, output[-3000:]
+    assert "needs unprivileged user namespaces" in output, output[-3000:]
     assert "No grade was changed" in output, output[-3000:]
     assert scores(course) == before == expected

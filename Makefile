@@ -7,7 +7,6 @@ PYTHON ?= python3
 # the shared one (deploy/hub), which LOSSLANDSCAPE_ENV names and make never rebuilds.
 VENV ?= $(or $(LOSSLANDSCAPE_ENV),.venv)
 BIN := $(VENV)/bin
-SYSTEM_PACKAGES := chromium bubblewrap
 
 NBGRADER := PATH=$(abspath $(BIN)):$$PATH $(abspath $(BIN))/nbgrader
 ASSIGNMENT := optimizers
@@ -31,7 +30,9 @@ endif
 
 # Debian's Chromium drives the browser tests; bubblewrap, setpriv (util-linux) and
 # libseccomp sandbox student code while autograding; Debian's python3-venv builds the shared
-# environment a class's server runs (deploy/hub), which the tests build as well.
+# environment a class's server runs (deploy/hub), which the tests build as well; Node.js runs
+# the book's twin of the model in the fast tests, and npm installs the hub's proxy. Only what
+# is missing is installed, and nothing already installed is upgraded.
 system:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
@@ -39,9 +40,12 @@ system:
 	command -v setpriv >/dev/null || missing="$$missing util-linux"; \
 	/sbin/ldconfig -p | grep -q libseccomp.so.2 || missing="$$missing libseccomp2"; \
 	/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" -ne 0 ]; then echo "please install:$$missing (apt-get, as root)"; exit 1; fi; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-upgrade $$missing; \
 	fi
 
 # --all: every chapter runs again, so the book always shows the current library.

@@ -4,7 +4,7 @@ Autograding never runs a submission in a kernel: the notebook is rebuilt from
 the released one with only the answer cells taken from the submission, each
 answer runs in its own bubblewrap sandbox, and the tests run in the grader
 (see ``losslandscape.grading.autograde`` and the threat model in the README).
-Feedback hides the hidden tests.
+Feedback hides the hidden tests (see ``losslandscape.grading.feedback``).
 """
 
 import warnings
@@ -26,8 +26,6 @@ from nbgrader.preprocessors import (
 
 from losslandscape.grading.autograde import (
     CommentDiagnoses,
-    HideHiddenTests,
-    HideTracebacks,
     RebuildFromRelease,
     SandboxedExecute,
     TolerantExporter,
@@ -36,6 +34,8 @@ from losslandscape.grading.feedback import (
     NBGRADER_TEMPLATES,
     TEMPLATES,
     FeedbackExporter,
+    HideHiddenTests,
+    HideTracebacks,
     summary_title,
 )
 from losslandscape.grading.release import LinkToPublishedBook, published_url

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from losslandscape import grading
 from losslandscape.grading.diagnosis import mistakes_for
 
 from .student_rules import CORRECT_OTHERWISE, OTHER_STATE_FORM, STUDENTS, answer_cell
@@ -23,8 +24,24 @@ ROOT = Path(__file__).resolve().parents[1]
 RELEASE = ROOT / "assignments" / "optimizers" / "optimizers.ipynb"
 SOURCE = ROOT / "solutions" / "optimizers" / "optimizers.ipynb"
 FILES = ROOT / "tests" / "submissions"
-RULES = ("sgd_step", "momentum_step", "nesterov_step", "rmsprop_step", "adam_step")
+RULES = tuple(grading.RULES)  # the registry's graded rules, in the book's order
 ALL_ZERO = dict.fromkeys(RULES, 0)
+
+
+def _full_marks() -> dict[str, float]:
+    """Each rule's points in the released notebook: the sum of its graded test cells."""
+    marks = dict.fromkeys(RULES, 0.0)
+    for cell in json.loads(RELEASE.read_text())["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if meta.get("grade"):
+            rule = re.fullmatch(r"test_(\w+_step)_\w+", meta["grade_id"]).group(1)
+            marks[rule] += meta["points"]
+    return marks
+
+
+FULL_MARKS = _full_marks()
+TOTAL = sum(FULL_MARKS.values())
+"""The assignment's total, as the released notebook's cells give it."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +49,7 @@ class Case:
     answers: dict[str, str] = field(default_factory=dict)
     """Answer text per rule, in place of the reference solution's."""
     points: dict[str, float] = field(default_factory=dict)
-    """Points per rule that differ from full marks (5)."""
+    """Points per rule that differ from full marks (:data:`FULL_MARKS`)."""
     diagnoses: dict[str, str] = field(default_factory=dict)
     """The diagnosis the class report must give each rule, where the case knows it."""
 
@@ -501,9 +518,9 @@ def _operate(name: str, nb: dict) -> dict:
 def expected_points() -> dict[str, dict[str, float]]:
     """Points per rule that every fixture submission must score."""
     cases = {**CASES, **{name: case for name, (_, case) in SURGERY.items()}}
-    expected = {name: {**dict.fromkeys(RULES, 5.0), **case.points} for name, case in cases.items()}
+    expected = {name: {**FULL_MARKS, **case.points} for name, case in cases.items()}
     for name, points in BROKEN_FILES.items():
-        expected[name] = {**dict.fromkeys(RULES, 5.0), **points}
+        expected[name] = {**FULL_MARKS, **points}
     return expected
 
 

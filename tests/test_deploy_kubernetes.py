@@ -589,8 +589,8 @@ def makefile_system_packages() -> set[str]:
     return set(re.findall(r'missing="\$\$missing ([\w.+-]+)"', recipe))
 
 
-# Browser tests are no part of the image: it serves and grades, it runs no test suite.
-NOT_IN_THE_IMAGE = {"chromium"}
+# The image serves and grades; it runs no test suite (Chromium, and Node for the book's twin).
+NOT_IN_THE_IMAGE = {"chromium", "nodejs", "npm"}
 
 
 def dockerfile_user() -> tuple[int, int]:

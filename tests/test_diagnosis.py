@@ -250,7 +250,7 @@ def test_runs_of_the_wrong_shape_or_rules_that_do_not_exist_are_refused():
 def _diagnostic_runs(step, rule):
     return [
         (setting, grading.trajectory(step, rule, **setting))
-        for setting in grading.DIAGNOSTIC_SETTINGS[rule]
+        for setting in grading.diagnostic_settings(rule)
     ]
 
 

@@ -14,13 +14,12 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from .fixture_submissions import RULES, UNANSWERED, Case, notebook
+from .fixture_submissions import FULL_MARKS, RULES, UNANSWERED, Case, notebook
 from .test_grading_pipeline import ASSIGNMENT, in_course, make_course, nbgrader, scores, submit
 
 WITHOUT_USER_NAMESPACES = Path(__file__).with_name("without_user_namespaces.py")
 
 pytestmark = pytest.mark.slow
-FULL_MARKS = dict.fromkeys(RULES, 5.0)
 
 
 REFERENCE_TEXT = json.dumps(notebook(Case()))

@@ -25,7 +25,14 @@ from losslandscape import grading
 from losslandscape.grading.diagnosis import CATALOGUE
 
 from .browser import SCREENSHOTS, Page
-from .fixture_submissions import CASES, RULES, expected_points, write_submissions
+from .fixture_submissions import (
+    CASES,
+    FULL_MARKS,
+    RULES,
+    TOTAL,
+    expected_points,
+    write_submissions,
+)
 from .student_rules import STUDENTS
 
 pytestmark = pytest.mark.slow
@@ -115,7 +122,9 @@ def test_every_submission_is_graded_within_its_budget(course):
     log = (course / "autograde.log").read_text()
     seconds = {
         student: float(time)
-        for student, time in re.findall(r"graded (\S+): [\d.]+ of 25 points in ([\d.]+) s", log)
+        for student, time in re.findall(
+            rf"graded (\S+): [\d.]+ of {TOTAL:g} points in ([\d.]+) s", log
+        )
     }
     assert set(seconds) == set(EXPECTED)
     assert "Warning" not in log  # SQLAlchemy's autoflush notice is silenced in the config
@@ -260,9 +269,12 @@ def test_the_class_report_names_each_students_mistake_per_rule(report):
     found = {(row["student"], row["rule"]): row for row in rows}
     assert set(found) == {(student, rule) for student in EXPECTED for rule in RULES}
     for (student, rule), row in found.items():
-        assert float(row["points"]) == EXPECTED[student][rule] and row["max_points"] == "5"
+        assert (
+            float(row["points"]) == EXPECTED[student][rule]
+            and float(row["max_points"]) == FULL_MARKS[rule]
+        )
         # empty exactly for a rule with full marks
-        assert (row["diagnosis"] == "") == (EXPECTED[student][rule] == 5), row
+        assert (row["diagnosis"] == "") == (EXPECTED[student][rule] == FULL_MARKS[rule]), row
         case = CASES.get(student)
         if case is not None and rule in case.diagnoses:
             assert row["diagnosis"] == case.diagnoses[rule], row
@@ -314,5 +326,5 @@ def test_grades_export_for_nbgrader_and_canvas(course):
     with open(course / f"{ASSIGNMENT}_canvas.csv", newline="") as file:
         header, possible, *students = list(csv.reader(file))
     assert header == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", ASSIGNMENT]
-    assert possible == ["Points Possible", "", "", "", "", "25"]
+    assert possible == ["Points Possible", "", "", "", "", f"{TOTAL:g}"]
     assert {row[3]: float(row[5]) for row in students} == totals

@@ -97,3 +97,14 @@ def test_validate_shows_a_students_diagnosis_whole(tmp_path):
         assert " ".join(" ".join(shown).split()) == "AssertionError: " + " ".join(
             str(failure.value).split()
         )
+
+
+def test_the_assignment_grades_exactly_the_registrys_exercises():
+    """Each rule with an Exercise entry has its answer cell and graded tests, and no other."""
+    cells = json.loads((ROOT / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text())
+    meta = [c["metadata"].get("nbgrader", {}) for c in cells["cells"]]
+    answers = [m["grade_id"] for m in meta if m.get("solution")]
+    tested = {
+        re.fullmatch(r"test_(\w+_step)_\w+", m["grade_id"])[1] for m in meta if m.get("grade")
+    }
+    assert answers == list(grading.RULES) and tested == set(grading.RULES)

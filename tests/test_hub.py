@@ -31,7 +31,15 @@ import websocket
 
 from losslandscape.data import ENV_VAR, bundled_path
 
-from .fixture_submissions import ALL_ZERO, CASES, REFERENCE, RULES, Case, _each_rule
+from .fixture_submissions import (
+    ALL_ZERO,
+    CASES,
+    FULL_MARKS,
+    REFERENCE,
+    TOTAL,
+    Case,
+    _each_rule,
+)
 from .test_grading_pipeline import ASSIGNMENT, scores
 
 pytestmark = pytest.mark.slow
@@ -381,8 +389,8 @@ def test_a_class_on_one_hub(hub_setup):
     # the instructor collects, grades and returns feedback
     teacher.ok(f"cd ~/course && nbgrader collect {ASSIGNMENT}")
     graded = teacher.ok(f"cd ~/course && nbgrader autograde {ASSIGNMENT}")
-    assert len(re.findall(r"graded \S+: [\d.]+ of 25 points", graded)) == 4, graded
-    expected = {name: {**dict.fromkeys(RULES, 5.0), **case.points} for name, case in cases.items()}
+    assert len(re.findall(rf"graded \S+: [\d.]+ of {TOTAL:g} points", graded)) == 4, graded
+    expected = {name: {**FULL_MARKS, **case.points} for name, case in cases.items()}
     assert scores(course) == expected
     teacher.ok(f"cd ~/course && nbgrader generate_feedback {ASSIGNMENT}")
     teacher.ok(f"cd ~/course && nbgrader release_feedback {ASSIGNMENT}")
@@ -391,7 +399,7 @@ def test_a_class_on_one_hub(hub_setup):
         pages = list((student.home / ASSIGNMENT / "feedback").glob(f"*/{ASSIGNMENT}.html"))
         assert len(pages) == 1, pages
         total = sum(expected[student.name].values())
-        assert re.search(rf"Score: {total:g}(\.0)? / 25", pages[0].read_text()), student.name
+        assert re.search(rf"Score: {total:g}(\.0)? / {TOTAL:g}", pages[0].read_text()), student.name
         assert pages[0].stat().st_uid == student.uid
 
     # (a) what the attacker read leaves no secret anywhere a student can read

@@ -96,8 +96,7 @@ def test_3d_race_animates_paths_at_their_costs(surface, runs):
 
 
 def test_method_styles_stay_distinct_for_colour_blind_readers():
-    styles = list(lp.METHOD_STYLES.values())
-    assert len(styles) == len(ll.OPTIMIZERS) == len(set(lp.METHOD_STYLES))
+    styles = [lp.method_style(name) for name in ll.OPTIMIZERS]
     for field in ("color", "dash", "symbol", "symbol3d"):
         assert len({getattr(s, field) for s in styles}) == len(styles), field
     rgb = np.array([[int(s.color[i : i + 2], 16) / 255 for i in (1, 3, 5)] for s in styles])

@@ -15,10 +15,18 @@ from IPython.display import HTML
 import losslandscape as ll
 from losslandscape import plotting, twin, widgets
 
+from . import node_twin
+
 
 def test_export_writes_the_registry_and_each_sizes_arrays_exactly(tmp_path, mnist):
     written = twin.export(tmp_path, mnist)
-    assert [p.name for p in written] == ["registry.json", "n100.json", "n1000.json", "n6309.json"]
+    assert [p.name for p in written] == [
+        "rules.js",
+        "registry.json",
+        "n100.json",
+        "n1000.json",
+        "n6309.json",
+    ]
     registry = json.loads((tmp_path / "registry.json").read_text())
     assert list(registry["methods"]) == list(ll.OPTIMIZERS)
     for name, optimizer in ll.OPTIMIZERS.items():
@@ -70,3 +78,60 @@ def test_live_panel_is_the_twin_in_static_html(monkeypatch):
     panel = widgets.live_panel(["Adam"])
     assert isinstance(panel, HTML) and twin.PANEL_CLASS in panel.data
     assert panel_config(panel.data)["methods"] == ["Adam"]
+
+
+SETTINGS = [
+    {},  # the original notebook's run
+    {"lr": 0.7, "start": [3.0, -4.0], "epochs": 400},
+    {"lr": 40.0, "epochs": 60},  # large steps, some of which leave the map or diverge
+]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, mnist):
+    return node_twin.export(tmp_path_factory.mktemp("twin"), mnist)
+
+
+@pytest.mark.parametrize("method", list(ll.OPTIMIZERS))
+def test_the_twin_trains_every_rule_as_the_library_does(exported, mnist, method):
+    """rules.js is written from the Python rules: Node runs it as a page does."""
+    landscape = ll.Landscape(100, data=mnist)
+    optimizer = ll.OPTIMIZERS[method]
+    # The registry's other end of each hyperparameter's slider, besides the defaults.
+    other = {key: h.slider[1] * 0.9 for key, h in optimizer.hyper.items()}
+    requests = [
+        {"method": method, **setting, "hyperparameters": hyper}
+        for setting in SETTINGS
+        for hyper in ({}, other)
+    ]
+    results = node_twin.train(exported, requests)
+    for request, result in zip(requests, results, strict=True):
+        assert "error" not in result, result
+        (run,) = ll.train(
+            landscape,
+            [method],
+            starts=[request.get("start", ll.SEED_START)],
+            lrs=[request.get("lr", ll.SEED_LR)],
+            epochs=request.get("epochs", ll.SEED_EPOCHS),
+            hyperparameters={method: request["hyperparameters"]},
+            on_divergence="keep",
+        )
+        weights = np.array(result["weights"], dtype=float)
+        assert result["divergedAt"] == run.diverged_at
+        np.testing.assert_allclose(weights, run.weights, rtol=1e-9, atol=1e-9, equal_nan=True)
+        costs = np.array(result["costs"], dtype=float)
+        np.testing.assert_allclose(costs, run.costs, rtol=1e-9, atol=1e-9, equal_nan=True)
+
+
+def test_the_twin_refuses_bad_settings_as_the_library_does(exported):
+    results = node_twin.train(
+        exported,
+        [
+            {"method": "Adamax"},
+            {"method": "Adam", "hyperparameters": {"beta1": 1.0}},
+            {"method": "SGD", "lr": -1},
+        ],
+    )
+    assert results[0]["error"].startswith('unknown optimizer "Adamax"; allowed: SGD, ')
+    assert results[1]["error"] == "Adam: beta1 must be a number in [0, 1), got 1"
+    assert results[2]["error"] == "lr must be a positive finite number, got -1"

@@ -1,6 +1,6 @@
 """The live panels' JavaScript and the arrays it computes from, for pages that have a panel.
 
-``losslandscape.twin.export`` writes the registry and each N's arrays into
+``losslandscape.twin.export`` writes the update rules, the registry and each N's arrays into
 ``_static/losslandscape/`` from the data the chapters run on (the bundled subset, see
 ``offline_assets``); ``losslandscape.js`` (the model) and ``losslandscape-panel.js`` (the
 controls) load only on pages whose body holds a panel, after plotly.js, which draws it.
@@ -10,12 +10,18 @@ from pathlib import Path
 
 from losslandscape import twin
 
-SCRIPTS = ("plotly.min.js", "plotly-interrupts.js", "losslandscape.js", "losslandscape-panel.js")
+SCRIPTS = (
+    "plotly.min.js",
+    "plotly-interrupts.js",
+    "losslandscape/rules.js",
+    "losslandscape.js",
+    "losslandscape-panel.js",
+)
 
 
 def setup(app):
     app.connect("html-page-context", _add_scripts)
-    app.connect("build-finished", _export)
+    app.connect("builder-inited", _export)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
@@ -27,6 +33,8 @@ def _add_scripts(app, pagename, templatename, context, doctree):
             app.builder.add_js_file(script)
 
 
-def _export(app, exception):
-    if exception is None and app.builder.format == "html":
+def _export(app):
+    # Before any page is written, so each page's script tags carry the files' checksums
+    # (?v=...) and a reader's browser never runs the rules of an older build.
+    if app.builder.format == "html":
         twin.export(Path(app.outdir) / "_static" / "losslandscape")

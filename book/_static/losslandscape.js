@@ -1,10 +1,10 @@
 /* The two-weight model of the losslandscape library, in the reader's browser.
  *
- * A twin of Landscape.cost_and_gradient, the compiled training loop (_kernel.py) and the
- * update rules (optimizers.py), operation for operation, so that the book's live panels
- * retrain without a kernel and agree with Python to about 1e-12 (the browser test asks
- * for 1e-9). The arrays and the registry are written at build time by
- * losslandscape.twin.export into _static/losslandscape/.
+ * A twin of Landscape.cost_and_gradient and the compiled training loop (_kernel.py),
+ * operation for operation, so that the book's live panels retrain without a kernel and
+ * agree with Python to about 1e-12 (the tests ask for 1e-9). The update rules (rules.js),
+ * the arrays and the registry are written at build time by losslandscape.twin.export
+ * into _static/losslandscape/, from the library itself.
  *
  * window.losslandscape:
  *   train({method, lr, start, epochs, n, hyperparameters}) -> Promise of {weights, costs,
@@ -37,36 +37,11 @@
 
   const registry = () => fetchJson("registry.json");
 
-  // Each rule updates one weight from its gradient; `s` is that weight's state (zeros at
-  // the start), `h` the hyperparameters by name. Same operations, same order as Python.
-  const RULES = {
-    SGD: (w, g, s, t, lr) => w - lr * g,
-    "SGD-Momentum": (w, g, s, t, lr, h) => {
-      s[0] = h.rho * s[0] + g;
-      return w - lr * s[0];
-    },
-    "Nesterov-SGD": (w, g, s, t, lr, h) => {
-      const velocity = h.rho * s[0] - lr * g;
-      const next = w + velocity + h.rho * (velocity - s[0]);
-      s[0] = velocity;
-      return next;
-    },
-    AdaGrad: (w, g, s, t, lr, h) => {
-      s[0] = s[0] + g * g;
-      return w - (lr * g) / (Math.sqrt(s[0]) + h.eps);
-    },
-    RMSProp: (w, g, s, t, lr, h) => {
-      s[0] = h.rho * s[0] + (1 - h.rho) * g * g;
-      return w - (lr * g) / (Math.sqrt(s[0]) + h.eps);
-    },
-    Adam: (w, g, s, t, lr, h) => {
-      s[0] = h.beta1 * s[0] + (1 - h.beta1) * g;
-      s[1] = h.beta2 * s[1] + (1 - h.beta2) * g * g;
-      const mHat = s[0] / (1 - h.beta1 ** t);
-      const vHat = s[1] / (1 - h.beta2 ** t);
-      return w - (lr * mHat) / (Math.sqrt(vHat) + h.eps);
-    },
-  };
+  // Each rule updates one weight from its gradient; `state` is that weight's state
+  // (zeros at the start), `h` the hyperparameters by name. rules.js is written from the
+  // Python step functions at build time, operation for operation.
+  const RULES = window.losslandscapeRules;
+  if (!RULES) throw new Error("losslandscape: rules.js must load before losslandscape.js");
 
   const MAX_EXPONENT = 700; // exp overflows float64 past 709.78, as in landscape.py
 

@@ -10,6 +10,7 @@ from .network import SEED
 from .optimizers import (
     OPTIMIZERS,
     SEED_METHODS,
+    Exercise,
     Hyperparameter,
     Optimizer,
     Peer,
@@ -20,11 +21,14 @@ from .optimizers import (
     adam_step,
     momentum_step,
     nesterov_step,
+    register,
     rmsprop_eps_inside_step,
     rmsprop_step,
     sgd_step,
+    unregister,
 )
 from .reproduce import reproduce
+from .rulecode import RuleCodeError
 from .training import SEED_EPOCHS, SEED_LR, SEED_START, DivergenceError, Trajectory, train
 
 __all__ = [
@@ -40,10 +44,12 @@ __all__ = [
     "WATCHED",
     "BundledDataWarning",
     "DivergenceError",
+    "Exercise",
     "Hyperparameter",
     "Landscape",
     "Optimizer",
     "Peer",
+    "RuleCodeError",
     "Style",
     "Trajectory",
     "adagrad_eps_inside_step",
@@ -54,9 +60,11 @@ __all__ = [
     "loss_grid",
     "momentum_step",
     "nesterov_step",
+    "register",
     "reproduce",
     "rmsprop_eps_inside_step",
     "rmsprop_step",
     "sgd_step",
     "train",
+    "unregister",
 ]

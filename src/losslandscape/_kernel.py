@@ -2,17 +2,17 @@
 
 NumPy spends about a microsecond per call on arrays of two elements, and an
 epoch of five methods makes some forty such calls; compiled, the same epoch
-costs what its arithmetic costs. The rules themselves are not rewritten: for
-every entry of :data:`~losslandscape.optimizers.OPTIMIZERS` a loop is written
-out from the entry (its state, whether it counts steps, its hyperparameters)
-that compiles and calls the very function in :mod:`losslandscape.optimizers`
-on scalars, so the math lives in one place and nothing dispatches on numbers.
-Rules that are not registered (a student's, say) take the NumPy loop in
-:mod:`losslandscape.training`.
+costs what its arithmetic costs. The rules themselves are not rewritten: for a
+registered rule, a loop is written out from its registry entry (its state,
+whether it counts steps, its hyperparameters) around its step's own source
+(:func:`~losslandscape.rulecode.kernel_source`), compiled the first time the
+rule trains, and called on scalars, so the maths lives in one place and nothing
+dispatches on numbers. Rules that are not registered (a student's, say) take the
+NumPy loop in :mod:`losslandscape.training`.
 
-numba keeps the compiled code in :func:`cache_folder`, keyed on every source
-it compiles: its own cache checks only the file of the function it caches,
-so an edited rule would otherwise leave the loops' machine code stale.
+numba keeps the compiled code in :func:`cache_folder`, one module per rule named
+after its whole source: its own cache checks only the file a function comes from,
+so an edited rule would otherwise leave the loop's machine code stale.
 """
 
 from __future__ import annotations
@@ -29,19 +29,15 @@ from pathlib import Path
 
 import numba
 
-from . import optimizers
 from .optimizers import OPTIMIZERS, Optimizer
+from .rulecode import kernel_source
 
 
 def cache_folder() -> Path:
-    """Where numba keeps the loops: a folder named after every source they compile.
-
-    Keyed on this file and ``optimizers.py`` (and numba's and Python's
-    versions), an edit lands in a new folder and compiles afresh.
-    """
+    """Where numba keeps the loops: a folder named after this file and numba's and Python's
+    versions; each rule's loop module in it is named after its own source."""
     digest = hashlib.sha256(f"{numba.__version__} {sys.version}".encode())
-    for source in (Path(optimizers.__file__), Path(__file__)):
-        digest.update(source.read_bytes())
+    digest.update(Path(__file__).read_bytes())
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return root / "losslandscape" / "numba" / digest.hexdigest()[:16]
 
@@ -86,8 +82,8 @@ def {loop}(starts, lrs, hypers, epochs, coef_a, coef_b, base, target, rest, fact
 '''
 
 
-def _loop_source(loop: str, optimizer: Optimizer) -> str:
-    """The loop of one registered rule, its step called with the rule's own signature."""
+def _loop_source(optimizer: Optimizer) -> str:
+    """A module with the rule's step and its loop, the step called with the rule's signature."""
     step = optimizer.step.__name__
     hyper = [f"hypers[r, {i}]" for i in range(len(optimizer.hyper))]
     count = ["t"] if optimizer.counts_steps else []
@@ -98,36 +94,27 @@ def _loop_source(loop: str, optimizer: Optimizer) -> str:
         return f"{', '.join([f'w_{axis}', *state])} = {step}({args})"
 
     zeros = " = ".join([f"{name}_{axis}" for name in optimizer.state for axis in "ab"] + ["0.0"])
-    return _LOOP.format(
-        loop=loop,
+    loop = _LOOP.format(
+        loop="loop",
         name=optimizer.name,
         zeros=zeros if optimizer.state else "pass",
         update_a=update("a"),
         update_b=update("b"),
     )
-
-
-def _module_source() -> str:
-    """A module with one compiled loop per registered rule, written out from the registry."""
-    steps = sorted({optimizer.step.__name__ for optimizer in OPTIMIZERS.values()})
-    lines = [
-        '"""Written by losslandscape._kernel from the registry; do not edit."""',
-        "import numba",
-        "import numpy as np",
-        "from losslandscape import optimizers",
-        "from losslandscape._kernel import compiled_cost_and_gradient as cost_and_gradient",
-        *(f"{step} = numba.njit(cache=CACHE)(optimizers.{step})" for step in steps),
-    ]
-    for name, optimizer in OPTIMIZERS.items():
-        loop = _loop_name(name)
-        lines.append(_loop_source(loop, optimizer))
-        lines.append(f"{loop} = numba.njit(cache=CACHE)({loop})")
-    lines.append("LOOPS = {" + ", ".join(f"{n!r}: {_loop_name(n)}" for n in OPTIMIZERS) + "}")
-    return "\n".join(lines) + "\n"
-
-
-def _loop_name(method: str) -> str:
-    return "train_" + re.sub(r"\W", "_", method)
+    return "\n".join(
+        [
+            f'"""{optimizer.name}\'s loop, written by losslandscape._kernel; do not edit."""',
+            "import numba",
+            "import numpy as np",
+            "from losslandscape._kernel import compiled_cost_and_gradient as cost_and_gradient",
+            "",
+            kernel_source(optimizer.step),
+            f"{step} = numba.njit(cache=CACHE)({step})",
+            loop,
+            "loop = numba.njit(cache=CACHE)(loop)",
+            "",
+        ]
+    )
 
 
 @contextlib.contextmanager
@@ -146,40 +133,46 @@ def _cached_in(folder: Path):
         numba.config.CACHE_DIR = previous
 
 
-def _load_loops() -> dict:
+def _load_loop(optimizer: Optimizer):
+    source = _loop_source(optimizer)
+    name = re.sub(r"\W", "_", optimizer.name).lower()
+    module_name = f"{name}_{hashlib.sha256(source.encode()).hexdigest()[:16]}"
     folder = cache_folder()
     with _cached_in(folder) as usable:
         home = folder if usable else Path(tempfile.mkdtemp(prefix="losslandscape-kernel-"))
-        path = home / "loops.py"
-        source = _module_source().replace("CACHE", str(usable))
+        path = home / f"{module_name}.py"
+        source = source.replace("CACHE", str(usable))
         if not path.is_file() or path.read_text() != source:
             partial = path.with_suffix(f".{os.getpid()}.tmp")
             partial.write_text(source)
             partial.replace(path)  # atomic: another process may be reading it
-        spec = importlib.util.spec_from_file_location("losslandscape._loops", path)
+        spec = importlib.util.spec_from_file_location(f"losslandscape_loop_{module_name}", path)
         module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # numba finds the loops' globals here on a cache hit
+        sys.modules[spec.name] = module  # numba finds the loop's globals here on a cache hit
         spec.loader.exec_module(module)
-        return module.LOOPS
+        return module.loop
 
 
 with _cached_in(cache_folder()) as _usable:
     compiled_cost_and_gradient = numba.njit(cache=_usable)(_cost_and_gradient)
 
-LOOPS = _load_loops()
-"""The compiled loop of each registered rule, by name."""
+_LOOPS: dict[tuple, object] = {}
 
 
 def loop_for(optimizer: Optimizer):
-    """The compiled loop for ``optimizer``, or None when its step is not the registered one."""
+    """The compiled loop for ``optimizer``, or None when its step is not the registered one.
+
+    Compiled (or loaded from numba's cache) the first time each rule trains.
+    """
     registered = OPTIMIZERS.get(optimizer.name)
-    same = registered is not None and (
+    key = (optimizer.name, optimizer.step, optimizer.state, tuple(optimizer.hyper))
+    if registered is None or key != (
+        registered.name,
         registered.step,
         registered.state,
-        list(registered.hyper),
-    ) == (
-        optimizer.step,
-        optimizer.state,
-        list(optimizer.hyper),
-    )
-    return LOOPS[optimizer.name] if same else None
+        tuple(registered.hyper),
+    ):
+        return None
+    if key not in _LOOPS:
+        _LOOPS[key] = _load_loop(registered)
+    return _LOOPS[key]

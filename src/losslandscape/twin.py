@@ -2,9 +2,11 @@
 
 The published book has no kernel, so its live panels retrain in the reader's browser:
 ``book/_static/losslandscape.js`` is a line-by-line twin of
-:meth:`Landscape.cost_and_gradient`, the compiled training loop and the update rules,
-and :func:`export` writes what it reads:
+:meth:`Landscape.cost_and_gradient` and the compiled training loop, and :func:`export`
+writes what it reads:
 
+- ``rules.js``: every registered rule, written from its step's source by
+  :func:`~losslandscape.rulecode.javascript` (never by hand);
 - ``registry.json``: every registered rule's state, hyperparameters (defaults, the
   values allowed, slider ranges) and style, from :data:`~losslandscape.OPTIMIZERS`,
   with the original notebook's settings;
@@ -21,11 +23,13 @@ from __future__ import annotations
 
 import html
 import json
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from . import rulecode
 from .data import MNIST, load_mnist
 from .landscape import SEED_W_A, SEED_W_B, Landscape
 from .optimizers import OPTIMIZERS
@@ -90,13 +94,31 @@ def registry(data: MNIST) -> dict:
     }
 
 
+def rules_script() -> str:
+    """``rules.js``: sets ``window.losslandscapeRules``, each registered rule by name."""
+    rules = ",\n".join(
+        f"  {json.dumps(name)}: {textwrap.indent(rulecode.javascript(opt.step), '  ').lstrip()}"
+        for name, opt in OPTIMIZERS.items()
+    )
+    return (
+        "/* Written by losslandscape.twin.export from each rule's step function; do not edit.\n"
+        " * rule(w, grad, state, t, lr, h) -> the new weight; updates state in place. */\n"
+        f"window.losslandscapeRules = {{\n{rules},\n}};\n"
+    )
+
+
 def export(folder: str | Path, data: MNIST | None = None) -> list[Path]:
-    """Write ``registry.json`` and one ``n<N>.json`` per size into ``folder``; return the paths."""
+    """Write ``rules.js``, ``registry.json`` and one ``n<N>.json`` per size into ``folder``.
+
+    Returns:
+        The paths written, in that order.
+    """
     data = data if data is not None else load_mnist()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    written = [folder / "registry.json"]
-    written[0].write_text(json.dumps(registry(data), separators=(",", ":")))
+    written = [folder / "rules.js", folder / "registry.json"]
+    written[0].write_text(rules_script())
+    written[1].write_text(json.dumps(registry(data), separators=(",", ":")))
     for n in sizes(data):
         path = folder / f"n{n}.json"
         arrays = landscape_arrays(Landscape(n, data=data))

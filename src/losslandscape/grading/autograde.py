@@ -1,9 +1,11 @@
-"""nbgrader plugins that grade without ever running student code next to the tests.
+"""The autograde phase: nbgrader plugins that grade without ever running student code
+next to the tests.
 
 nbgrader protects the text of its test cells, not the kernel they run in. Here
 no kernel is shared: ``nbgrader_config.py`` swaps these classes into the
-autograde and feedback pipelines, so plain ``nbgrader autograde`` and the
-formgrader use them.
+autograde pipeline, so plain ``nbgrader autograde`` and the formgrader use them.
+The tests they run call :mod:`.checks`; what those find is stored for
+:mod:`.report`, and the feedback phase's plugins are in :mod:`.feedback`.
 
 - :class:`TolerantExporter` checks that the sandbox can run and that every
   student id is safe before anything is graded, and reads any submission,
@@ -15,8 +17,8 @@ formgrader use them.
 - :class:`SandboxedExecute` runs each answer in its own sandbox and the
   instructor's cells (set-up and tests) in the grader, where a call of a
   student's rule is a job in its sandbox. Rules are graded side by side.
-- :class:`HideTracebacks` keeps only the error message in feedback, and
-  :class:`HideHiddenTests` drops the hidden tests from it.
+- :class:`CommentDiagnoses` puts each rule's diagnosis under its answer as the
+  autograder's comment.
 
 Whatever a submission holds, it gets a grade: what cannot be graded scores 0
 with the reason in the log and in its feedback. A fault of the machine or of
@@ -44,10 +46,10 @@ from nbgrader import utils
 from nbgrader.api import Gradebook
 from nbgrader.converters.base import NbGraderException
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
-from traitlets import Float, Integer, List
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Float, Integer
 
-from . import recording
+from .findings import recording
 from .sandbox import Budget, RuleProxy, SandboxError, SandboxUnavailable, check_prerequisites
 
 MAX_SUBMISSION_BYTES = 64 << 20
@@ -57,9 +59,9 @@ MAX_ANSWER_CHARACTERS = 256 << 10
 STUDENT_ID = re.compile(r"[\w@+-][\w.@+-]*")
 """Letters, digits and ``_ . @ + -``, not starting with a dot: no glob characters,
 no path separators, nothing hidden."""
-_METADATA = "losslandscape"
+METADATA = "losslandscape"
 """The autograded notebook's metadata key: why it could not be graded, and what each
-rule's tests found (see :class:`losslandscape.grading.Finding`), for the class report."""
+rule's tests found (see :class:`.findings.Finding`), for the class report."""
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -105,7 +107,7 @@ class TolerantExporter(NotebookExporter):
             if not nb.cells:
                 problem = "the file is not a notebook that can be read (is it broken JSON?)"
         if problem:
-            nb.metadata[_METADATA] = {"ungradable": problem}
+            nb.metadata[METADATA] = {"ungradable": problem}
         return self.from_notebook_node(nb, resources=resources, **kw)
 
 
@@ -205,9 +207,9 @@ class RebuildFromRelease(NbGraderPreprocessor):
             f"{info['notebook']}.ipynb",
         )
         released = nbformat.read(path, as_version=4)
-        problem = nb.metadata.get(_METADATA, {}).get("ungradable")
+        problem = nb.metadata.get(METADATA, {}).get("ungradable")
         if problem:
-            released.metadata[_METADATA] = {"ungradable": problem}
+            released.metadata[METADATA] = {"ungradable": problem}
             self.log.warning("%s cannot be graded: %s", info["student"], problem)
         submitted = answers(nb)
         with Gradebook(info["db_url"]) as gradebook:
@@ -224,7 +226,7 @@ class RebuildFromRelease(NbGraderPreprocessor):
                     fallback = submitted.get(f"def {grade_id}", cell.source)
                     cell.source, answer_problem = clean_answer(submitted.get(grade_id, fallback))
                     if answer_problem:
-                        cell.metadata[_METADATA] = {"problem": answer_problem}
+                        cell.metadata[METADATA] = {"problem": answer_problem}
                         self.log.warning("%s, %s: %s", info["student"], grade_id, answer_problem)
         return released, resources
 
@@ -253,7 +255,7 @@ class SandboxedExecute(NbGraderPreprocessor):
         for cell in code:
             cell.outputs = []
             cell.execution_count = None
-        problem = nb.metadata.get(_METADATA, {}).get("ungradable")
+        problem = nb.metadata.get(METADATA, {}).get("ungradable")
         findings = {}
         if problem:
             for cell in code:
@@ -265,8 +267,8 @@ class SandboxedExecute(NbGraderPreprocessor):
             except SandboxUnavailable as exc:
                 self.log.error("Cannot autograde %s: %s", student, exc)
                 raise
-        nb.metadata[_METADATA] = {
-            **nb.metadata.get(_METADATA, {}),
+        nb.metadata[METADATA] = {
+            **nb.metadata.get(METADATA, {}),
             "findings": {rule: finding.stored() for rule, finding in sorted(findings.items())},
         }
         points = sum(
@@ -302,7 +304,7 @@ class SandboxedExecute(NbGraderPreprocessor):
                 if not (utils.is_locked(cell) or utils.is_grade(cell)) or utils.is_solution(cell):
                     continue
                 cell.execution_count = count
-                rule = _rule_of(cell.metadata.nbgrader.get("grade_id", ""), answers)
+                rule = rule_of(cell.metadata.nbgrader.get("grade_id", ""), answers)
                 if rule is not None:
                     groups[rule].append(cell)
                 elif utils.is_grade(cell):
@@ -345,7 +347,7 @@ class SandboxedExecute(NbGraderPreprocessor):
         :class:`SandboxUnavailable` is raised: the whole submission fails and
         nothing of it is recorded. So does any error of the grader's own.
         """
-        problem = answer.metadata.get(_METADATA, {}).get("problem")
+        problem = answer.metadata.get(METADATA, {}).get("problem")
         proxy = RuleProxy(
             name, answer.source, (Budget(self.rule_seconds), submission), unavailable=problem
         )
@@ -388,7 +390,7 @@ def _printer(stream):
     return printer
 
 
-def _rule_of(grade_id: str, rules) -> str | None:
+def rule_of(grade_id: str, rules) -> str | None:
     """The rule a test cell's grade_id names (``test_<rule>_...``), or None."""
     matches = [rule for rule in rules if grade_id.startswith(f"test_{rule}_")]
     return max(matches, key=len, default=None)
@@ -430,7 +432,7 @@ class CommentDiagnoses(NbGraderPreprocessor):
     """
 
     def preprocess(self, nb, resources):
-        findings = nb.metadata.get(_METADATA, {}).get("findings", {})
+        findings = nb.metadata.get(METADATA, {}).get("findings", {})
         info = resources["nbgrader"]
         with Gradebook(info["db_url"]) as gradebook:
             for cell in nb.cells:
@@ -445,27 +447,3 @@ class CommentDiagnoses(NbGraderPreprocessor):
                     comment.auto_comment = message
             gradebook.db.commit()
         return nb, resources
-
-
-class _TakesDisplayPriority(NbGraderPreprocessor):
-    """Accepts the ``display_data_priority`` that nbconvert's HTML exporter gives everyone.
-
-    nbgrader's preprocessors declare it without ``config=True``, so traitlets
-    warns on every ``generate_feedback`` that the option is not recognized.
-    """
-
-    display_data_priority = List().tag(config=True)
-
-
-class HideHiddenTests(_TakesDisplayPriority, ClearHiddenTests):
-    """nbgrader's ClearHiddenTests, without the warning."""
-
-
-class HideTracebacks(_TakesDisplayPriority):
-    """In feedback, shorten every traceback to its error message."""
-
-    def preprocess_cell(self, cell, resources, index):
-        for output in cell.get("outputs", []):
-            if output.output_type == "error":
-                output.traceback = [f"{output.ename}: {output.evalue}"]
-        return cell, resources

@@ -3,10 +3,10 @@
 A wrong rule leaves a wrong path, and the common mistakes leave paths we can
 compute: :data:`MISTAKES` holds each as the wrong step a student writes, and
 :func:`diagnose` trains every mistake of a rule through the grader's own loop
-(the one :func:`~losslandscape.grading.reference` takes) on the settings the
-student's rule was run on. A mistake is named only when its path matches the
-student's on every setting, to the grader's tolerance; the student's code is
-never read.
+(the one :func:`~.runs.reference` takes) on the settings the student's rule
+was run on. A mistake is named only when its path matches the student's on every
+setting, to the grader's tolerance; the student's code is never read. It sits on
+:mod:`.runs`; :mod:`.checks` calls it when a rule's path parts from the reference.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from types import MappingProxyType
 import numpy as np
 
 from ..optimizers import OPTIMIZERS, adam_epsilon_hat_step, rmsprop_eps_inside_step
-from . import RULES, TOLERANCE, _point, _setting, reference, trajectory
+from .messages import point
+from .runs import RULES, first_parting, job_setting, reference, trajectory
 
 
 @dataclasses.dataclass(frozen=True)
@@ -398,8 +399,8 @@ class Diagnosis:
         if not all(math.isfinite(x) for x in self.weights):
             return self._lines(f"at epoch {self.epoch} your weights are no longer finite")
         where = (
-            f"from epoch {self.epoch} your weights are {_point(self.weights)}, "
-            f"the reference's {_point(self.expected)}"
+            f"from epoch {self.epoch} your weights are {point(self.weights)}, "
+            f"the reference's {point(self.expected)}"
         )
         if self.verdict == "unknown":
             where += f", {self.distance:.3g} apart"
@@ -428,7 +429,7 @@ def diagnose(name: str, student_runs: Iterable[tuple[Mapping, np.ndarray]]) -> D
     """Which mistake, if any, the student's rule ``name`` makes, judged by its paths alone.
 
     ``student_runs`` holds ``(setting, weights)`` pairs: ``setting`` takes the
-    keywords of :func:`~losslandscape.grading.trajectory` (``start``, ``lr``,
+    keywords of :func:`~.runs.trajectory` (``start``, ``lr``,
     ``epochs``, ``hyperparameters``) and ``weights`` is the ``(epochs + 1, 2)``
     path the student's rule took, NaN from where it failed. Two paths agree
     where they are within the grader's tolerance or both NaN. The rule is
@@ -440,7 +441,7 @@ def diagnose(name: str, student_runs: Iterable[tuple[Mapping, np.ndarray]]) -> D
     runs = [(run_key(rule, s), _path(rule, s, weights)) for s, weights in student_runs]
     if not runs:
         raise ValueError(f"{rule}: give at least one (setting, weights) run to diagnose")
-    partings = [_first_parting(weights, _reference(rule, key)) for key, weights in runs]
+    partings = [first_parting(weights, _reference(rule, key)) for key, weights in runs]
     if all(epoch is None for epoch in partings):
         return Diagnosis(rule, "correct")
     index, epoch = next((i, epoch) for i, epoch in enumerate(partings) if epoch is not None)
@@ -448,7 +449,7 @@ def diagnose(name: str, student_runs: Iterable[tuple[Mapping, np.ndarray]]) -> D
     matches = tuple(
         mistake
         for mistake in mistakes_for(rule)
-        if all(_first_parting(w, _mistake_path(mistake, key)) is None for key, w in runs)
+        if all(first_parting(w, _mistake_path(mistake, key)) is None for key, w in runs)
     )
     verdict = "unknown" if not matches else "mistake" if len(matches) == 1 else "ambiguous"
     return Diagnosis(
@@ -470,7 +471,7 @@ def original_parting(name: str, student_runs: Iterable[tuple[Mapping, np.ndarray
     for setting, weights in student_runs:
         key = run_key(rule, setting)
         if key == original:
-            return _first_parting(_path(rule, setting, weights), _reference(rule, key))
+            return first_parting(_path(rule, setting, weights), _reference(rule, key))
     return None
 
 
@@ -488,7 +489,7 @@ def run_key(name: str, setting: Mapping) -> tuple:
     """``setting`` of rule ``name`` with its defaults filled in, hashable: runs that are
     the same have the same key (and share a cache)."""
     rule = _rule(name)
-    full = _setting(rule, **setting)
+    full = job_setting(rule, **setting)
     names = OPTIMIZERS[RULES[rule]].hyper
     return (
         ("start", tuple(full["start"])),
@@ -499,7 +500,7 @@ def run_key(name: str, setting: Mapping) -> tuple:
 
 
 def _path(rule: str, setting: Mapping, weights) -> np.ndarray:
-    epochs = _setting(rule, **setting)["epochs"]
+    epochs = job_setting(rule, **setting)["epochs"]
     path = np.asarray(weights, dtype=float)
     if path.shape != (epochs + 1, 2):
         raise ValueError(
@@ -523,10 +524,3 @@ def _mistake_path(mistake: Mistake, key: tuple) -> np.ndarray:
     weights = trajectory(mistake.step, mistake.rule, **setting)
     weights.flags.writeable = False
     return weights
-
-
-def _first_parting(weights: np.ndarray, expected: np.ndarray) -> int | None:
-    """The first epoch where the paths differ by more than the grader's tolerance; NaN meets NaN."""
-    close = np.isclose(weights, expected, rtol=TOLERANCE, atol=TOLERANCE, equal_nan=True)
-    close = close.all(axis=1)
-    return None if close.all() else int(np.argmin(close))

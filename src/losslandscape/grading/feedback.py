@@ -14,6 +14,11 @@ nbgrader's and loads no script:
   draw themselves; a formula it cannot convert stops the page's generation
   (:class:`UnconvertibleFormula`) rather than reach the student as TeX.
 - :func:`summary_title` names a test in the summary after what it checks.
+
+The feedback phase follows :mod:`.autograde`; before the page is rendered, the
+preprocessors ``nbgrader_config.py`` puts in ``GenerateFeedback``'s pipeline drop the
+hidden tests (:class:`HideHiddenTests`) and shorten every traceback to its message
+(:class:`HideTracebacks`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from latex2mathml import commands
 from latex2mathml.converter import convert_to_element
 from nbconvert.exporters import HTMLExporter
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
+from traitlets import List
 
 TEMPLATES = Path(__file__).resolve().parent / "nbgrader_templates"
 """The course's nbconvert templates, shipped with the library, so any course folder that
@@ -113,3 +120,27 @@ def summary_title(cell) -> str:
         docstring = None
     first_line = docstring.splitlines()[0].strip().removesuffix(".") if docstring else ""
     return first_line or cell.metadata.nbgrader.grade_id
+
+
+class _TakesDisplayPriority(NbGraderPreprocessor):
+    """Accepts the ``display_data_priority`` that nbconvert's HTML exporter gives everyone.
+
+    nbgrader's preprocessors declare it without ``config=True``, so traitlets
+    warns on every ``generate_feedback`` that the option is not recognized.
+    """
+
+    display_data_priority = List().tag(config=True)
+
+
+class HideHiddenTests(_TakesDisplayPriority, ClearHiddenTests):
+    """nbgrader's ClearHiddenTests, without the warning."""
+
+
+class HideTracebacks(_TakesDisplayPriority):
+    """In feedback, shorten every traceback to its error message."""
+
+    def preprocess_cell(self, cell, resources, index):
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                output.traceback = [f"{output.ename}: {output.evalue}"]
+        return cell, resources

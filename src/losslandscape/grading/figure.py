@@ -1,5 +1,5 @@
-"""The figure :func:`~losslandscape.grading.self_check` returns: a student's path against the
-reference's.
+"""The figure :func:`~.checks.self_check` returns in the student's kernel: a student's path
+against the reference's.
 
 Most wrong formulas part from the reference at epoch 1, a pixel from the start, and by
 1e-3 on a map 40 units wide, so the map alone shows two equal paths. Beside it, a zoom on
@@ -18,8 +18,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..landscape import SEED_W_A, SEED_W_B, Landscape
-from ..plotting import BACKDROP_SCALE, Surface, _fix_map, _map_hover
-from . import TOLERANCE
+from ..plotting.surface import BACKDROP_SCALE, Surface, fit_map_to_runs, map_hovertemplate
+from .runs import TOLERANCE
 
 REFERENCE_COLOR = "black"
 STUDENT_COLOR = "#D55E00"
@@ -76,7 +76,7 @@ def comparison_figure(
             },
         ),
     )
-    # Surface.covering and _fix_map read nothing of a run but its weights.
+    # Surface.covering and fit_map_to_runs read nothing of a run but its weights.
     runs = [SimpleNamespace(weights=side.path) for side in sides]
     grid = Surface.of(surface, SEED_W_A, SEED_W_B).covering(runs)
     fig = make_subplots(
@@ -106,7 +106,7 @@ def comparison_figure(
                 "xanchor": "left",
             },
             name=f"cost, N = {grid.n_samples:,}",
-            hovertemplate=_map_hover(grid),
+            hovertemplate=map_hovertemplate(grid),
         ),
         row=1,
         col=1,
@@ -127,7 +127,7 @@ def comparison_figure(
             row=1,
             col=1,
         )
-    _fix_map(fig, grid, runs, [side.label for side in sides])
+    fit_map_to_runs(fig, grid, runs, [side.label for side in sides])
     fig.update_xaxes(title_text=grid.labels[0], row=1, col=1)
     fig.update_yaxes(title_text=grid.labels[1], row=1, col=1)
     if apart:

@@ -1,9 +1,9 @@
 """The instructor's class report, and grades a learning-management system imports.
 
-``python -m losslandscape.grading.report`` (``make report``) reads the gradebook
-and what each rule's tests found at autograde time (stored in the autograded
-notebooks, see :class:`losslandscape.grading.Finding`) and writes, for the next
-lecture:
+The last step, after autograding: ``python -m losslandscape.grading.report``
+(``make report``) reads the gradebook and what each rule's tests found at autograde
+time (stored in the autograded notebooks, see :class:`.findings.Finding`) and
+writes, for the next lecture:
 
 - ``reports/<assignment>/mistakes.csv``: one row per student and rule, with the
   columns of :data:`COLUMNS`;
@@ -32,9 +32,9 @@ from pathlib import Path
 import plotly.graph_objects as go
 import plotly.offline
 
-from . import RULES
-from .autograde import _METADATA, _rule_of
+from .autograde import METADATA, rule_of
 from .diagnosis import CATALOGUE
+from .runs import RULES
 
 COLUMNS = ("student", "rule", "points", "max_points", "diagnosis", "first_divergent_epoch")
 
@@ -86,7 +86,7 @@ def collect(course: Path, assignment: str) -> list[Row]:
                     continue
                 scores = collections.defaultdict(lambda: [0.0, 0.0, []])
                 for grade in submitted.grades:
-                    rule = _rule_of(grade.name, RULES)
+                    rule = rule_of(grade.name, RULES)
                     if rule is not None:
                         scores[rule][0] += grade.score
                         scores[rule][1] += grade.max_score
@@ -133,7 +133,7 @@ def _stored(path: Path) -> dict:
         metadata = json.loads(path.read_text(encoding="utf-8"))["metadata"]
     except (OSError, ValueError, KeyError, TypeError):
         return {}
-    stored = metadata.get(_METADATA, {}) if isinstance(metadata, dict) else {}
+    stored = metadata.get(METADATA, {}) if isinstance(metadata, dict) else {}
     return stored if isinstance(stored, dict) else {}
 
 

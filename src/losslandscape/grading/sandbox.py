@@ -502,8 +502,8 @@ class RuleProxy:
     """Stands in for the student's function in the grader's test code.
 
     Calling it runs the rule once in a fresh process of its sandbox; the
-    checkers in :mod:`losslandscape.grading` send it whole jobs (a run of
-    steps, a trajectory) through :meth:`run`. Every job's deadline is what is
+    runs in :mod:`.runs` send it whole jobs (a run of steps, a trajectory)
+    through :meth:`run`. Every job's deadline is what is
     left of the rule's and the submission's budgets; once either is spent,
     the sandbox is killed and every further job fails at once. A sandbox that
     dies is started again for the next job.

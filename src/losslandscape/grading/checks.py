@@ -1,0 +1,192 @@
+"""The checks the assignment's tests call, and the student's self-check.
+
+Each trains the rule through :mod:`.runs` on the visible, hidden or diagnostic
+settings of :mod:`.settings`, compares every epoch (or step) with the reference,
+and fails with a message from :mod:`.messages` that names the mistake (from
+:mod:`.diagnosis`) where a common one fits; what it finds is recorded for the class
+report (:mod:`.findings`). The hidden checks' messages tell no setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from ..optimizers import OPTIMIZERS
+from ._worker import RuleFailure
+from .diagnosis import diagnose, original_parting, run_key
+from .findings import RANK_FAILURE, RANK_HIDDEN, RANK_VISIBLE, record
+from .messages import failed, hidden_message, with_hint, wrapped
+from .runs import (
+    RULES,
+    TOLERANCE,
+    first_parting,
+    job_setting,
+    landscape,
+    reference,
+    run_steps,
+    run_trajectory,
+)
+from .sandbox import SandboxError
+from .settings import diagnostic_settings, hidden_steps_settings, hidden_trajectory_settings
+
+
+def check_trajectory(step: Callable, name: str, *, hidden: bool = False, **setting) -> None:
+    """Assert that ``step`` follows the reference for ``name`` at every epoch.
+
+    ``setting`` takes the keywords of :func:`~.runs.trajectory`. The message names
+    the first epoch where the two part and both points there, or how the rule
+    failed; with ``hidden`` it says only the kind of failure and the epoch.
+    """
+    weights, failure = _student_run(step, name, setting, hidden)
+    expected = reference(name, **setting)
+    epoch = first_parting(weights, expected)
+    if epoch is None:
+        return
+    if _broke(failure, epoch):
+        record(name, failure.kind, RANK_FAILURE)
+        if hidden:
+            raise failed(hidden_message(name, failure.kind, epoch))
+        raise failed(f"{name} fails at epoch {epoch}: {failure}")
+    diagnosis = _diagnose(
+        step, name, [(setting, weights)], rank=RANK_HIDDEN if hidden else RANK_VISIBLE
+    )
+    if hidden:
+        raise failed(with_hint(diagnosis.message(hidden=True)))
+    raise failed(diagnosis.message())
+
+
+def _student_run(step: Callable, name: str, setting: dict, hidden: bool):
+    """``(weights, failure)`` of the student's rule for ``setting``; fails the check, on
+    record, when its sandbox broke down or its answer cell does not define the rule."""
+    try:
+        weights, failure = run_trajectory(step, name, job_setting(name, **setting))
+    except SandboxError as exc:
+        record(name, "sandbox", RANK_FAILURE)
+        raise failed(hidden_message(name, "sandbox") if hidden else str(exc)) from None
+    if weights is None:
+        record(name, "undefined", RANK_FAILURE)
+        raise failed(hidden_message(name, "undefined") if hidden else f"{name}: {failure}")
+    return weights, failure
+
+
+def _broke(failure: RuleFailure | None, epoch: int) -> bool:
+    """Whether the rule itself failed where its path parts (raised, returned junk),
+    rather than taking a wrong step; a path that leaves the finite numbers is a step."""
+    return failure is not None and failure.epoch == epoch and failure.kind != "not finite"
+
+
+def check_steps(
+    step: Callable,
+    name: str,
+    *,
+    lr: float,
+    hyperparameters: Mapping[str, float] | None = None,
+    shape: tuple[int, ...] = (4, 3),
+    steps: int = 3,
+    seed: int = 0,
+    hidden: bool = False,
+) -> None:
+    """Assert that ``step`` matches the reference for a few steps on random arrays of ``shape``.
+
+    Each step starts from the reference's weights and state, so a wrong step
+    is named by its number.
+    """
+    optimizer = OPTIMIZERS[RULES[name]]
+    hyper = tuple(optimizer.hyperparameters(**(hyperparameters or {})).values())
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=shape)
+    state = tuple(np.zeros(shape) for _ in optimizer.state)
+    calls, wants = [], []
+    for t in range(1, steps + 1):
+        count = (t,) if optimizer.counts_steps else ()
+        args = (w, rng.normal(size=shape), *state, *count, lr, *hyper)
+        want = optimizer.step(*args)
+        want = want if optimizer.state else (want,)
+        calls.append(args)
+        wants.append(want)
+        w, *state = want
+    try:
+        got = run_steps(step, name, len(optimizer.state), calls)
+    except SandboxError as exc:
+        raise failed(hidden_message(name, "sandbox") if hidden else str(exc)) from None
+    except RuleFailure as failure:
+        if hidden:
+            raise failed(hidden_message(name, failure.kind)) from None
+        raise failed(f"{name}: {failure}") from None
+    for t, (mine, theirs) in enumerate(zip(got, wants, strict=True), start=1):
+        for label, a, b in zip(("w_new", *optimizer.state), mine, theirs, strict=True):
+            if not np.allclose(a, b, rtol=TOLERANCE, atol=TOLERANCE):
+                prefix = f"{name} fails a hidden test" if hidden else name
+                raise failed(f"{prefix}: step {t} gives a wrong {label}")
+
+
+def check_hidden_steps(step: Callable, name: str) -> None:
+    """The hidden steps tests of rule ``name``: small, medium and large arrays."""
+    for setting in hidden_steps_settings(name):
+        check_steps(step, name, hidden=True, **setting)
+
+
+def check_hidden_trajectories(step: Callable, name: str) -> None:
+    """The hidden trajectories of rule ``name``: the original run, a long one and two more.
+
+    All are run before any is judged, so a wrong rule's mistake is named from
+    every path it took; the message says which mistake and from which epoch,
+    never a setting.
+    """
+    runs = []
+    for setting in hidden_trajectory_settings(name):
+        weights, failure = _student_run(step, name, setting, hidden=True)
+        runs.append((setting, weights, failure, first_parting(weights, reference(name, **setting))))
+    parted = [(failure, epoch) for _, _, failure, epoch in runs if epoch is not None]
+    if not parted:
+        return
+    failure, epoch = parted[0]
+    if _broke(failure, epoch):
+        record(name, failure.kind, RANK_FAILURE)
+        raise failed(hidden_message(name, failure.kind, epoch))
+    diagnosis = _diagnose(step, name, [(s, w) for s, w, _, _ in runs], rank=RANK_HIDDEN)
+    raise failed(with_hint(diagnosis.message(hidden=True)))
+
+
+def _diagnose(step: Callable, name: str, runs: list, rank: int):
+    """The :class:`~.diagnosis.Diagnosis` of ``runs`` and of ``step`` on the public
+    :func:`~.settings.diagnostic_settings`, recorded for the class report."""
+    given = {run_key(name, setting) for setting, _ in runs}
+    for setting in diagnostic_settings(name):
+        if run_key(name, setting) in given:
+            continue
+        try:
+            weights, _ = run_trajectory(step, name, job_setting(name, **setting))
+        except SandboxError:
+            break
+        if weights is None:
+            break
+        runs.append((setting, weights))
+    diagnosis = diagnose(name, runs)
+    record(name, diagnosis.label, rank, original_parting(name, runs), diagnosis.summary())
+    return diagnosis
+
+
+def self_check(step: Callable, name: str | None = None, **setting):
+    """Draw ``step``'s trajectory against the reference on the landscape.
+
+    Prints the first epoch where they part (or that they agree throughout) and
+    returns a plotly figure. ``name`` defaults to ``step.__name__``; ``setting``
+    takes the keywords of :func:`~.runs.trajectory`.
+    """
+    # Imported here: the grader never draws, so autograding never loads plotly.
+    from .figure import comparison_figure
+
+    name = name or step.__name__
+    weights, failure = run_trajectory(step, name, job_setting(name, **setting))
+    expected = reference(name, **setting)
+    epoch = first_parting(weights, expected)
+    if failure is not None and failure.kind != "not finite":
+        print(wrapped(f"{name} could not be trained: at epoch {failure.epoch}, {failure}"))
+    elif epoch is None:
+        print(f"{name} follows the reference for all {len(expected) - 1} epochs.")
+    else:
+        print(wrapped(_diagnose(step, name, [(setting, weights)], rank=RANK_FAILURE).message()))
+    return comparison_figure(name, weights, expected, epoch, landscape())

@@ -1,0 +1,124 @@
+"""The landscape alone: its surfaces side by side in 3D, or one contour map at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .surface import SURFACE_SCALE, Surface, contour_levels, map_hovertemplate
+
+
+def landscape_figure(
+    surfaces: Sequence[Surface], *, colorscale=SURFACE_SCALE, height: int = 480
+) -> go.Figure:
+    """The surfaces side by side, one 3D scene each with its own colour bar to its right.
+
+    The scenes start from the same camera; in the book (see
+    :func:`~losslandscape.plotting.show`) turning one turns the others.
+    """
+    n = len(surfaces)
+    fig = make_subplots(
+        rows=1,
+        cols=n,
+        specs=[[{"type": "surface"}] * n],
+        subplot_titles=[f"N = {s.n_samples:,}" for s in surfaces],
+    )
+    width = 1 / n
+    for col, surface in enumerate(surfaces, start=1):
+        left = (col - 1) * width
+        fig.add_trace(
+            go.Surface(
+                **surface.xyz,
+                colorscale=colorscale,
+                name=f"N = {surface.n_samples:,}",
+                colorbar={
+                    "title": {"text": "cost"},
+                    # Right of its own scene, so it covers neither scene's axes.
+                    "x": left + 0.87 * width,
+                    "xanchor": "left",
+                    "len": 0.7,
+                    "thickness": 12,
+                },
+                contours_z={"show": True, "usecolormap": True, "project_z": True},
+                hovertemplate=map_hovertemplate(surface),
+            ),
+            row=1,
+            col=col,
+        )
+        scene = scene_layout(surface)
+        # The z axis's title sits left of its numbers: room for both.
+        scene["domain"] = {"x": [left, left + 0.83 * width], "y": [0, 0.92]}
+        fig.update_scenes(scene, row=1, col=col)
+    for annotation, col in zip(fig.layout.annotations, range(n), strict=True):
+        annotation.x = (col + 0.43) * width
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return fig
+
+
+def surfaces_slider_figure(
+    surfaces: Sequence[Surface], *, shared_scale: bool = False, height: int = 560
+) -> go.Figure:
+    """One surface at a time as a contour map, chosen by a slider (works in static HTML).
+
+    By default each map keeps its own colour range, so the slider shows how the shape
+    changes with N and the colour bar's numbers how the level changes. With
+    ``shared_scale`` all maps share one colour range and the same contour levels, so the
+    same colour means the same cost on every map.
+    """
+    shared = {}
+    if shared_scale:
+        start, size, end = contour_levels(np.concatenate([s.z.ravel() for s in surfaces]))
+        shared = {"zmin": start, "zmax": end, "autocontour": False}
+        contours = {"start": start, "end": end, "size": size}
+    else:
+        contours = {}
+    fig = go.Figure()
+    for i, surface in enumerate(surfaces):
+        fig.add_trace(
+            go.Contour(
+                **surface.xyz,
+                colorscale=SURFACE_SCALE,
+                contours={"showlabels": True, "labelfont": {"color": "white"}, **contours},
+                colorbar={"title": {"text": "cost"}},
+                name=f"N = {surface.n_samples:,}",
+                visible=i == 0,
+                hovertemplate=map_hovertemplate(surface),
+                **shared,
+            )
+        )
+    steps = [
+        {
+            "method": "restyle",
+            "args": [{"visible": [j == i for j in range(len(surfaces))]}],
+            "label": f"{surface.n_samples:,}",
+        }
+        for i, surface in enumerate(surfaces)
+    ]
+    label_a, label_b = surfaces[0].labels
+    fig.update_layout(
+        sliders=[
+            {"active": 0, "currentvalue": {"prefix": "N = "}, "pad": {"t": 50}, "steps": steps}
+        ],
+        xaxis_title=label_a,
+        yaxis_title=label_b,
+        height=height,
+        margin={"l": 60, "r": 20, "t": 30, "b": 40},
+    )
+    return fig
+
+
+def scene_layout(surface: Surface) -> dict:
+    """The layout of a 3D scene of the surface: axes titled after both weights and the
+    cost, a cube, and a camera that shows the whole of it."""
+    label_a, label_b = surface.labels
+    return {
+        "xaxis": {"title": {"text": label_a}},
+        "yaxis": {"title": {"text": label_b}},
+        "zaxis": {"title": {"text": "cost"}},
+        # Far enough out that the axes' numbers and titles stay inside the scene.
+        "camera": {"eye": {"x": 2.2, "y": -2.2, "z": 1.4}},
+        "aspectmode": "cube",
+    }

@@ -67,7 +67,7 @@ def test_epochs(landscape, epochs):
 
 
 def test_unknown_optimizer(landscape):
-    message = "unknown optimizer 'Adamax'; allowed: SGD, SGD-Momentum, Nesterov-SGD, AdaGrad, RMSProp, Adam"
+    message = f"unknown optimizer 'Adamax'; allowed: {', '.join(ll.OPTIMIZERS)}"
     with pytest.raises(ValueError, match=message):
         ll.train(landscape, ["Adamax"], epochs=2)
 

@@ -189,6 +189,7 @@ FIGURES = """() => [...document.querySelectorAll('.js-plotly-plot')].map(gd => (
 }))"""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("way", WAYS)
 def test_the_page_draws_its_figures_wherever_it_is_opened(browser, jupyter_files, course, way):
     folder = course / "reports" / ASSIGNMENT
@@ -208,6 +209,7 @@ def test_the_page_draws_its_figures_wherever_it_is_opened(browser, jupyter_files
         visit.close()
 
 
+@pytest.mark.slow
 def test_a_file_beside_the_page_does_not_load_from_jupyter(browser, jupyter_files, tmp_path):
     """What the report was before: its plotly.js beside it stays unread from /files/."""
     page = tmp_path / "page.html"

@@ -1,4 +1,4 @@
-"""Loss landscapes and optimizer trajectories of the seed's MNIST network.
+"""Loss landscapes and optimizer trajectories of the original notebook's MNIST network.
 
 The library behind the course: it reproduces the notebook "Praktikum Deep
 Learning - Optimierung Teil 2" exactly, and fast enough for live sliders.

@@ -43,7 +43,10 @@ def cache_folder() -> Path:
 
 
 def _cost_and_gradient(w_a, w_b, coef_a, coef_b, base, target, rest, factor):
-    """The seed's cost and gradient at one weight pair, summed over output units and images."""
+    """The original notebook's cost and gradient at one weight pair.
+
+    Summed over the output units the watched weights feed and over the images.
+    """
     n = target.shape[1]
     squared = grad_a = grad_b = 0.0
     for k in range(target.shape[0]):

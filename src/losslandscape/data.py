@@ -1,4 +1,4 @@
-"""MNIST, as the seed prepares it: flattened to 784, divided by 255, labels one-hot.
+"""MNIST as the original notebook prepares it: flattened to 784, over 255, labels one-hot.
 
 The data comes from, in this order: an explicit npz path (argument, then the
 ``LOSSLANDSCAPE_MNIST`` environment variable), keras's own loader (its download
@@ -19,22 +19,45 @@ from pathlib import Path
 import numpy as np
 
 ENV_VAR = "LOSSLANDSCAPE_MNIST"
+"""The environment variable naming an npz that :func:`load_mnist` loads when given no path."""
 BUNDLED_FILE = "mnist-subset.npz"
 N_PIXELS = 784
 N_CLASSES = 10
 
 
 class BundledDataWarning(UserWarning):
-    """Keras could not load MNIST, so the bundled subset is used instead."""
+    """Keras could not load MNIST, so the bundled subset is used instead.
+
+    Issued once per process by :func:`load_mnist`; its message says why keras failed and
+    how to get the full set. Silence it with
+    ``warnings.simplefilter("ignore", BundledDataWarning)``.
+    """
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class MNIST:
     """Training images of MNIST, ready for the network.
 
-    ``images`` is ``(n, 784)`` float64 in [0, 1], ``labels`` is ``(n,)`` int,
-    ``onehot`` is ``(n, 10)`` float64; ``source`` says where they came from.
-    Compared by identity, so results computed from it can be cached.
+    :func:`load_mnist` builds it, with read-only arrays. Compared by identity, so results
+    computed from it can be cached; ``len(mnist)`` is the number of images n.
+
+    Args:
+        images: Array of shape ``(n, 784)``, float64 in [0, 1]: each 28 x 28 image
+            flattened row by row and divided by 255.
+        labels: Array of shape ``(n,)``, int64, the digits 0 to 9.
+        onehot: Array of shape ``(n, 10)``, float64, the labels one-hot: the targets
+            :math:`y` of the network's ten outputs.
+        source: Where the images came from: the npz's path, or
+            ``"keras.datasets.mnist"``.
+
+    Each argument is kept as the attribute of the same name.
+
+    Example:
+        >>> mnist = load_mnist(bundled_path())
+        >>> len(mnist), mnist.images.shape, mnist.onehot.shape
+        (6309, (6309, 784), (6309, 10))
+        >>> mnist.labels[:5], int(mnist.onehot[0].argmax())
+        (array([5, 0, 4, 1, 9]), 5)
     """
 
     images: np.ndarray
@@ -47,15 +70,47 @@ class MNIST:
 
 
 def load_mnist(path: str | os.PathLike | None = None) -> MNIST:
-    """Load the MNIST training set.
+    """Load the MNIST training set, prepared as the original notebook prepares it.
 
     Args:
-        path: an npz file in keras's layout (``x_train`` uint8 ``(n, 28, 28)``,
-            ``y_train`` with labels 0..9). Without it, ``$LOSSLANDSCAPE_MNIST``
-            is tried, then ``keras.datasets.mnist.load_data()``, then the
-            bundled subset (with a :class:`BundledDataWarning`, once).
+        path: An npz file in keras's layout, as ``keras.datasets.mnist`` downloads it:
+            ``x_train`` uint8 of shape ``(n, 28, 28)`` and ``y_train`` with labels 0 to 9
+            (``~`` is expanded). Without it, the file named by ``$LOSSLANDSCAPE_MNIST``
+            (:data:`ENV_VAR`) is loaded; without that, ``keras.datasets.mnist.load_data()``
+            (its download, or its cache in ``~/.keras/datasets``); and when keras cannot
+            deliver, the bundled subset (:func:`bundled_path`), with a
+            :class:`BundledDataWarning`.
 
-    Repeated calls with the same source return the same cached object.
+    Returns:
+        An :class:`MNIST`. Repeated calls with the same source return the same cached
+        object.
+
+    Raises:
+        FileNotFoundError: If the npz file does not exist
+            (``MNIST file ... does not exist; give an npz in keras's layout ...``).
+        ValueError: If the file is not a readable npz
+            (``MNIST file ... is not a readable npz ...``) or lacks ``x_train`` or
+            ``y_train`` (``MNIST file ... lacks x_train ...``).
+        ValueError: If ``x_train`` is not uint8 of shape ``(n, 28, 28)``
+            (``...: x_train is ..., not keras's layout; ...``), ``y_train`` is not
+            integers of shape ``(n,)`` (``...: y_train is ... for n images; ...``), or
+            it is empty or has labels outside 0 to 9
+            (``...: y_train is empty or has labels outside 0..9; ...``).
+
+    Warns:
+        BundledDataWarning: When keras cannot load MNIST (no internet, no keras), once
+            per process, before the bundled subset is used.
+
+    The original notebook loads ``keras.datasets.mnist`` and scales it the same way; the
+    bundled subset holds the first 6,309 of its 60,000 training images, so any
+    ``Landscape`` with N <= 6,309 is the same on either.
+
+    Example:
+        >>> mnist = load_mnist(bundled_path())
+        >>> mnist.images.shape, float(mnist.images.max())
+        ((6309, 784), 1.0)
+        >>> load_mnist(bundled_path()) is mnist
+        True
     """
     if path is None:
         path = os.environ.get(ENV_VAR) or None
@@ -65,7 +120,12 @@ def load_mnist(path: str | os.PathLike | None = None) -> MNIST:
 
 
 def bundled_path() -> Path:
-    """Where the bundled subset (the first 6,309 training images) lives."""
+    """Where the subset of MNIST bundled with the package lives.
+
+    Returns:
+        The ``pathlib.Path`` of an npz in keras's layout holding the first 6,309 training
+        images of MNIST and their labels, for :func:`load_mnist`.
+    """
     return Path(str(importlib.resources.files(__package__) / "data" / BUNDLED_FILE))
 
 
@@ -130,7 +190,7 @@ def _prepare(x_train: np.ndarray, y_train: np.ndarray, source: str) -> MNIST:
         raise ValueError(f"{source}: y_train is empty or has labels outside 0..9; {layout}")
     images = x_train.reshape(-1, N_PIXELS) / 255
     labels = y_train.astype(np.int64)
-    # Equal to the seed's OneHotEncoder whenever all ten digits occur, as in MNIST.
+    # Equal to the original notebook's OneHotEncoder whenever all ten digits occur.
     onehot = np.eye(N_CLASSES)[labels]
     for array in (images, labels, onehot):
         array.flags.writeable = False

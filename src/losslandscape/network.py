@@ -1,11 +1,11 @@
-r"""The seed's 784-50-500-10 sigmoid network, its cost and its output-layer gradient.
+r"""The original notebook's 784-50-500-10 sigmoid network, its cost and its output-layer gradient.
 
-The weights come from NumPy's legacy generator exactly as the seed draws them:
+The weights come from NumPy's legacy generator exactly as the original notebook draws them:
 ``np.random.seed(seed)`` then ``randn(50, 784)``, ``randn(500, 50)`` and
 ``randn(10, 500)``. :class:`numpy.random.RandomState` gives the same numbers
 without touching the global generator. There are no biases.
 
-The cost is the seed's: for each image the squared error summed over the ten
+The cost is the original notebook's: for each image the squared error summed over the ten
 outputs, then the mean over images,
 
 .. math:: C = \frac{1}{N} \sum_{n=1}^{N} \sum_{k=0}^{9} \bigl(y_{kn} - \hat y_{kn}\bigr)^2 .
@@ -22,14 +22,17 @@ LAYER_SIZES = (784, 50, 500, 10)
 SEED = 135
 
 SEED_GRADIENT_FACTOR = 1.0
-"""The seed's gradient omits the factor 2 of the squared error; the textbook
-gradient of :func:`cost` is ``2.0`` times the seed's. Every update rule here is
+"""The original notebook's gradient omits the factor 2 of the squared error; the textbook
+gradient of :func:`cost` is ``2.0`` times the original notebook's. Every update rule here is
 linear in the gradient apart from RMSProp's and Adam's ``eps``, so the factor
 acts as a learning-rate scale for SGD and the momentum methods."""
 
 
 def init_weights(seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The seed's weight matrices ``(w0, w1, w2)`` of shapes (50, 784), (500, 50), (10, 500)."""
+    """The original notebook's weight matrices ``(w0, w1, w2)``.
+
+    Their shapes are (50, 784), (500, 50) and (10, 500), drawn in that order.
+    """
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**32:
         raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
     rng = np.random.RandomState(seed)
@@ -42,13 +45,13 @@ def hidden_activations(w0: np.ndarray, w1: np.ndarray, images: np.ndarray) -> np
 
 
 def forward(weights, images: np.ndarray) -> np.ndarray:
-    """The network's output, ``(10, n)``: the seed's ``pred``."""
+    """The network's output, ``(10, n)``: the original notebook's ``pred``."""
     w0, w1, w2 = weights
     return expit(w2 @ hidden_activations(w0, w1, images))
 
 
 def cost(pred: np.ndarray, onehot: np.ndarray) -> float:
-    """The seed's cost for outputs ``pred`` (10, n) and targets ``onehot`` (n, 10)."""
+    """The original notebook's cost for outputs ``pred`` (10, n) and targets ``onehot`` (n, 10)."""
     return float(np.mean(np.sum((onehot.T - pred) ** 2, axis=0)))
 
 
@@ -57,7 +60,7 @@ def output_gradient(
 ) -> np.ndarray:
     """Gradient of the cost with respect to the output weights, ``(10, 500)``.
 
-    With the default ``factor=1.0`` this is the seed's expression, which lacks
+    With the default ``factor=1.0`` this is the original notebook's expression, which lacks
     the factor 2 of the squared error; pass ``factor=2.0`` for the true gradient.
     """
     return factor * ((pred - onehot.T) * pred * (1 - pred) @ a1.T / len(onehot))

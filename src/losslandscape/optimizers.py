@@ -6,9 +6,9 @@ updated elementwise, so one call can advance many runs at once. The signatures
 are the ones the assignment asks students to write, so the training loop can
 drive a student's rule exactly as it drives these.
 
-The defaults are the seed's values, not the textbook's: ``eps = 0.1`` is added
-to the root of the second moment (the usual value is ``1e-8``), and momentum
-and Nesterov use the seed's forms (see each docstring).
+The defaults are the original notebook's values, not the textbook's: ``eps = 0.1``
+is added to the root of the second moment (the usual value is ``1e-8``), and momentum
+and Nesterov use the original notebook's forms (see each docstring).
 
 :data:`OPTIMIZERS` holds one :class:`Optimizer` per rule, with everything the
 project knows about it: its step, its state, its hyperparameters with their
@@ -31,7 +31,7 @@ from . import rulecode
 from .rulecode import documented
 
 SEED_EPS = 0.1
-"""The seed adds 0.1 (not 1e-8) to the root of the second moment, which damps
+"""The original notebook adds 0.1 (not 1e-8) to the root of the second moment, which damps
 RMSProp and Adam steps wherever the gradient is small."""
 
 
@@ -267,10 +267,13 @@ def adam_epsilon_hat_step(w, grad, m, v, t, lr, beta1, beta2, eps):
 class Peer:
     """How another library writes a rule, and whether it walks our path.
 
-    ``call`` is the library's constructor with our names (``lr`` and the
-    hyperparameters); ``tests/test_peers.py`` runs exactly this call. Where the
-    library differs, ``their_step`` is our rule rewritten in its form, and
-    ``difference`` says what differs.
+    Args:
+        library: ``"PyTorch"``, ``"Keras"`` or ``"optax"``.
+        call: The library's constructor with our names (``lr`` and the
+            hyperparameters); ``tests/test_peers.py`` runs exactly this call.
+        agrees: Whether the library walks the same path as our rule.
+        difference: What differs (or, where it agrees, what looks different but is not).
+        their_step: Where the library differs, our rule rewritten in its form.
     """
 
     library: str
@@ -284,8 +287,11 @@ class Peer:
 class Hyperparameter:
     """A hyperparameter: its default, the values it may take, and a slider's range.
 
-    ``positive`` ones (``eps``) may be any positive finite number and slide
-    on a log scale; the others (decay rates) lie in ``[0, 1)``.
+    Args:
+        default: The original notebook's value.
+        slider: The ends of its slider in the widgets and the book's live panels.
+        positive: True for ones like ``eps``, which may be any positive finite number
+            and slide on a log scale; the others (decay rates) lie in ``[0, 1)``.
     """
 
     default: float
@@ -322,7 +328,14 @@ def _eps(default: float = SEED_EPS) -> Hyperparameter:
 
 @dataclasses.dataclass(frozen=True)
 class Style:
-    """How a method is drawn: a colour, a dash, a marker in 2D and one in 3D."""
+    """How a method is drawn in every figure.
+
+    Args:
+        color: Its colour, as ``"#RRGGBB"``.
+        dash: Its plotly line dash (``"solid"``, ``"dash"``, ``"dot"``, ...).
+        symbol: Its plotly marker on 2D maps.
+        symbol3d: Its plotly marker on 3D surfaces (which take fewer symbols).
+    """
 
     color: str
     dash: str
@@ -340,32 +353,43 @@ class Exercise:
 
     The grader (``losslandscape.grading``) reads everything per rule from here, so a
     graded rule needs this entry and its cells in the assignment's notebook, nothing else.
+
+    Args:
+        function: The name of the function students write.
+        diagnostic_lr: The learning rate of a public run from (2, 5) over 200 epochs
+            on which a wrong rule is also trained, so that mistakes which leave the
+            same path on the original run can be told apart and named.
+        hidden_lrs: The range the hidden trajectories draw learning rates from,
+            log-uniformly; wide, but where this rule's runs stay numerically stable.
+        diagnostic_hyperparameters: The diagnostic run's hyperparameters, unlike the
+            original notebook's defaults.
     """
 
     function: str
-    """The name of the function students write."""
     diagnostic_lr: float
-    """The learning rate of a public run from (2, 5) over 200 epochs on which a wrong
-    rule is also trained, so that mistakes which leave the same path on the original
-    run can be told apart and named."""
     hidden_lrs: tuple[float, float]
-    """The range the hidden trajectories draw learning rates from, log-uniformly; wide,
-    but where this rule's runs stay numerically stable."""
     diagnostic_hyperparameters: Mapping[str, float] = dataclasses.field(default_factory=dict)
-    """The diagnostic run's hyperparameters, unlike the original's defaults."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Optimizer:
     """An update rule and everything the project knows about it.
 
-    ``step(w, grad, *state, [t,] lr, *hyperparameters)`` returns the new
-    weights, followed by the new state arrays when there are any; state arrays
-    start at zero, and ``t`` (counting from 1) is passed when ``counts_steps``.
-    Both are read from ``step``'s signature when not given; ``hyper`` names its
-    hyperparameters in the signature's order. Use
-    ``dataclasses.replace`` to swap in another ``step`` with the same
-    signature (a student's, for instance).
+    Args:
+        name: How the book, the figures and ``train`` call it.
+        step: ``step(w, grad, *state, [t,] lr, *hyperparameters)``, which returns the
+            new weights followed by the new state arrays when there are any; state
+            arrays start at zero, and ``t`` (counting from 1) is passed when
+            ``counts_steps``.
+        hyper: Its hyperparameters in the signature's order.
+        style: How it is drawn.
+        assignment: How the assignment grades it, if students write it.
+        peers: How PyTorch, Keras and optax write it, and whether they agree with ours.
+        state: The names of its state arrays; read from ``step``'s signature when not given.
+        counts_steps: Whether ``step`` takes ``t``; read from its signature when not given.
+
+    Use ``dataclasses.replace`` to swap in another ``step`` with the same signature
+    (a student's, for instance).
     """
 
     name: str
@@ -373,9 +397,7 @@ class Optimizer:
     hyper: Mapping[str, Hyperparameter] = dataclasses.field(default_factory=dict)
     style: Style = dataclasses.field(default_factory=lambda: UNREGISTERED_STYLE)
     assignment: Exercise | None = None
-    """How the assignment grades this rule, if students write it."""
     peers: tuple[Peer, ...] = ()
-    """How PyTorch, Keras and optax write this rule, and whether they agree with ours."""
     state: tuple[str, ...] | None = None
     counts_steps: bool | None = None
 
@@ -564,6 +586,12 @@ def register(optimizer: Optimizer) -> Optimizer:
     """Add a rule to :data:`OPTIMIZERS`: from then on it trains compiled, draws in the
     figures and the widgets, runs in the book's twin, and (with ``assignment``) is graded.
 
+    Args:
+        optimizer: The rule's entry; its name must be new.
+
+    Returns:
+        ``optimizer``, as registered.
+
     Raises:
         ValueError: the name is taken, or the entry disagrees with its step's signature.
         RuleCodeError: the step uses more of Python than a rule may (see
@@ -578,7 +606,14 @@ def register(optimizer: Optimizer) -> Optimizer:
 
 
 def unregister(name: str) -> None:
-    """Remove a rule that :func:`register` added; the built-in rules stay."""
+    """Remove a rule that :func:`register` added; the built-in rules stay.
+
+    Args:
+        name: The rule's name.
+
+    Raises:
+        ValueError: ``name`` was not added by :func:`register`.
+    """
     if name not in _REGISTRY or name in _BUILT_IN:
         added = ", ".join(n for n in _REGISTRY if n not in _BUILT_IN) or "none"
         raise ValueError(f"{name!r} was not added by register(); added: {added}")

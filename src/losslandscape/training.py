@@ -1,8 +1,9 @@
-"""Train only the two watched weights and record their trajectories.
+r"""Train only the two watched weights and record their trajectories.
 
-Many runs (methods x starting points x learning rates) advance together: one
-forward pass per epoch serves them all, and each method's rule updates all of
-its runs in one call.
+:func:`train` runs every combination of method, starting point and learning rate
+on a :class:`~losslandscape.landscape.Landscape` and returns one :class:`Trajectory`
+per run. The runs advance together: one forward pass per epoch serves them all, and
+each method's rule updates all of its runs in one call.
 """
 
 from __future__ import annotations
@@ -19,22 +20,52 @@ from .landscape import Landscape
 from .optimizers import SEED_METHODS, Optimizer, get_optimizer
 
 SEED_START = (-9.0, 15.0)
+"""The original notebook's starting point ``(w_a, w_b)``."""
 SEED_LR = 10.0
+"""The original notebook's learning rate, the same for all five methods."""
 SEED_EPOCHS = 1000
+"""The original notebook's number of full-batch updates."""
 
 
 class DivergenceError(FloatingPointError):
-    """A trajectory's weights overflowed to infinity or NaN."""
+    """A run's weights overflowed to infinity or NaN.
+
+    Raised by :func:`train` (with ``on_divergence="raise"``, the default); the message
+    names the method, the learning rate, the start and the epoch. A subclass of
+    ``FloatingPointError``, so ``except FloatingPointError`` catches it too.
+    """
 
 
 @dataclasses.dataclass(frozen=True)
 class Trajectory:
-    """One run: the watched weights after every update and the cost at each.
+    r"""One run of :func:`train`: the watched weights after every update and the cost at each.
 
-    ``weights`` is ``(epochs + 1, 2)``: the start, then the weights after each
-    update. ``costs[i]`` is the cost at ``weights[i]``, so the two are paired.
-    ``diverged_at`` is the first row whose weights are not finite (the rows
-    from there on are NaN), or None.
+    Each argument is kept as the attribute of the same name. :func:`train` builds
+    trajectories; there is rarely a reason to build one yourself.
+
+    Args:
+        method: The method's name, e.g. ``"Adam"``.
+        lr: The learning rate :math:`\eta`, a float.
+        start: The starting point :math:`w_0 = (w_a, w_b)`, a pair of floats.
+        hyperparameters: The hyperparameters the run used (the method's defaults with any
+            overrides), by name; empty for SGD, e.g. ``{"rho": 0.9}`` for momentum.
+        weights: Array of shape ``(epochs + 1, 2)``. Row :math:`t` is
+            :math:`w_t = (w_a, w_b)` after update :math:`t`; row 0 is the start.
+        costs: Array of shape ``(epochs + 1,)``. ``costs[t]`` is the cost
+            :math:`C(w_t)` at ``weights[t]``, so the two are paired. The original
+            notebook records them shifted by one (see :meth:`seed_record`).
+        diverged_at: The first row whose weights are not finite, or None. From that row
+            on, ``weights`` and ``costs`` are NaN.
+
+    Example:
+        >>> from losslandscape.data import bundled_path
+        >>> (run,) = train(Landscape(100, data=bundled_path()), ["SGD"], epochs=1000)
+        >>> run.method, run.lr, run.start, run.epochs
+        ('SGD', 10.0, (-9.0, 15.0), 1000)
+        >>> run.weights.shape, run.costs.shape
+        ((1001, 2), (1001,))
+        >>> run.weights[-1].round(3), round(float(run.costs[-1]), 4)
+        (array([-1.557,  6.691]), 4.7656)
     """
 
     method: str
@@ -47,13 +78,33 @@ class Trajectory:
 
     @property
     def epochs(self) -> int:
+        """The number of updates, ``len(weights) - 1``."""
         return len(self.weights) - 1
 
     def seed_record(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(w_a, w_b, cost)`` as the seed records them, each of length ``epochs``.
+        r"""The run as the original notebook records it, shifted by one.
 
-        The seed appends the weights after update ``i`` but the cost computed
-        before it, so its cost at index ``i`` belongs to the weights at ``i - 1``.
+        The original notebook appends the weights after update :math:`t` but the cost
+        it computed before that update, at :math:`w_{t-1}`. So its ``cost[i]`` is
+        :math:`C(w_i)` while its ``w_a[i]`` and ``w_b[i]`` are :math:`w_{i+1}`;
+        neither the start's weights nor the last cost :math:`C(w_T)` appear.
+
+        Returns:
+            The tuple ``(w_a, w_b, cost)`` of arrays of shape ``(epochs,)``, that is
+            ``weights[1:, 0]``, ``weights[1:, 1]`` and ``costs[:-1]``.
+
+        Keras's ``History`` and the usual PyTorch loop (``loss.backward()``,
+        ``optimizer.step()``, then ``loss.item()`` recorded) record the same way: the
+        loss of the batch before its update, which with one full batch per epoch is this.
+
+        Example:
+            >>> from losslandscape.data import bundled_path
+            >>> (run,) = train(Landscape(100, data=bundled_path()), ["SGD"], epochs=3)
+            >>> w_a, w_b, cost = run.seed_record()
+            >>> w_a.shape, cost.shape
+            ((3,), (3,))
+            >>> bool(cost[0] == run.costs[0]), bool(w_a[0] == run.weights[1, 0])
+            (True, True)
         """
         return self.weights[1:, 0], self.weights[1:, 1], self.costs[:-1]
 
@@ -68,23 +119,83 @@ def train(
     hyperparameters: Mapping[str, Mapping[str, float]] | None = None,
     on_divergence: str = "raise",
 ) -> list[Trajectory]:
-    """Train the watched weights with every combination of method, start and learning rate.
+    r"""Train the watched weights with every combination of method, start and learning rate.
+
+    Every run begins at its start :math:`w_0 = (w_a, w_b)` and takes :math:`T` =
+    ``epochs`` full-batch steps on the landscape's N images,
+
+    .. math::
+
+        g_t = \tilde\nabla C(w_{t-1}), \qquad
+        w_t = \mathrm{step}(w_{t-1}, g_t, \dots), \qquad t = 1, \dots, T,
+
+    where :math:`\tilde\nabla C` is :meth:`Landscape.cost_and_gradient
+    <losslandscape.landscape.Landscape.cost_and_gradient>`'s gradient (by default the
+    original notebook's, half the true one) and ``step`` is the method's update rule
+    with its state starting at zero. When every method is a registered rule, the runs
+    go through a compiled loop written from the rules' code; otherwise (with a
+    student's step, say, ``dataclasses.replace(OPTIMIZERS["SGD"], step=my_step)``)
+    through the same loop in NumPy. Each run records :math:`w_t` and the cost
+    :math:`C(w_t)` for :math:`t = 0, \dots, T`.
 
     Args:
-        landscape: the frozen network and data.
-        methods: seed names (see :data:`~losslandscape.optimizers.OPTIMIZERS`)
-            or :class:`~losslandscape.optimizers.Optimizer` objects.
-        starts: starting points ``(w_a, w_b)``.
-        lrs: learning rates, each positive and finite.
-        epochs: number of full-batch updates, at least 1.
-        hyperparameters: per method name, values that replace its defaults,
-            e.g. ``{"Adam": {"beta1": 0.8}}``.
-        on_divergence: ``"raise"`` a :class:`DivergenceError` when a run's
-            weights overflow, or ``"keep"`` it with ``diverged_at`` set.
+        landscape: The :class:`~losslandscape.landscape.Landscape` to descend: the
+            frozen network and its N images.
+        methods: Registered method names (see
+            :data:`~losslandscape.optimizers.OPTIMIZERS`) or
+            :class:`~losslandscape.optimizers.Optimizer` objects. Defaults to the
+            original notebook's five, SGD, SGD-Momentum, Nesterov-SGD, RMSProp and Adam.
+        starts: Starting points ``(w_a, w_b)``, each a pair of finite numbers.
+            Defaults to the original notebook's ``[(-9, 15)]``.
+        lrs: Learning rates :math:`\eta`, each a positive finite number. Defaults to
+            the original notebook's ``[10]``.
+        epochs: The number of full-batch updates :math:`T`, an integer >= 1.
+            Defaults to the original notebook's 1000.
+        hyperparameters: Per method name, values that replace its defaults, e.g.
+            ``{"Adam": {"beta1": 0.8}}``; a method not named keeps its defaults.
+        on_divergence: ``"raise"`` (the default) a :class:`DivergenceError` when a
+            run's weights overflow, or ``"keep"`` the run with ``diverged_at`` set
+            and NaN from there on.
 
     Returns:
-        One :class:`Trajectory` per run, ordered by method, then start, then
-        learning rate.
+        A list with one :class:`Trajectory` per run, ordered by method, then start,
+        then learning rate; each has ``weights`` of shape ``(epochs + 1, 2)`` and
+        ``costs`` of shape ``(epochs + 1,)``.
+
+    Raises:
+        ValueError: If a method is not registered
+            (``unknown optimizer ...; allowed: ...``) or ``methods`` is empty
+            (``methods is empty; give at least one optimizer``).
+        ValueError: If a start is not a pair of finite numbers
+            (``start must be a pair of numbers (w_a, w_b), got ...``,
+            ``start must be finite, got ...``).
+        ValueError: If a learning rate is not a positive finite number
+            (``lr must be a positive finite number, got ...``), or ``starts`` or ``lrs``
+            is empty (``starts and lrs must each hold at least one value``).
+        ValueError: If ``epochs`` is not an integer >= 1
+            (``epochs must be an integer >= 1, got ...``) or ``on_divergence`` is neither
+            value (``on_divergence must be 'raise' or 'keep', got ...``).
+        ValueError: If ``hyperparameters`` names a method that is not trained
+            (``hyperparameters given for ..., which is not among the methods trained: ...``),
+            a hyperparameter the method lacks
+            (``SGD has no hyperparameter rho; allowed: none ...``) or a value outside its
+            range (``Adam: beta1 must be a number in [0, 1), got 1.5``).
+        ValueError: If an update rule returns weights of another shape
+            (``SGD: the update rule returned weights of shape (), expected (1, 2)``).
+        DivergenceError: If a run's weights overflow and ``on_divergence="raise"``.
+
+    PyTorch's, Keras's and optax's loops take a step per mini-batch; here every epoch
+    is one step on all N images, as in the original notebook.
+
+    Example:
+        >>> from losslandscape.data import bundled_path
+        >>> landscape = Landscape(100, data=bundled_path())
+        >>> runs = train(landscape, ["SGD", "Adam"], starts=[(-9, 15), (2, 5)],
+        ...              lrs=[1.0, 10.0], epochs=50, hyperparameters={"Adam": {"beta1": 0.8}})
+        >>> [(run.method, run.start, run.lr) for run in runs[:3]]
+        [('SGD', (-9.0, 15.0), 1.0), ('SGD', (-9.0, 15.0), 10.0), ('SGD', (2.0, 5.0), 1.0)]
+        >>> runs[-1].weights.shape, runs[-1].hyperparameters
+        ((51, 2), {'beta1': 0.8, 'beta2': 0.999, 'eps': 0.1})
     """
     optimizers = [get_optimizer(method) for method in methods]
     if not optimizers:

@@ -1,9 +1,9 @@
 """Live ipywidgets panels: move a slider, the trajectories are retrained and redrawn.
 
-A thin layer over :mod:`~losslandscape.plotting`: the figure is
-:func:`~losslandscape.plotting.trajectory_figure` as a ``go.FigureWidget`` (which needs
-``anywidget``), and every change retrains with :func:`~losslandscape.training.train`,
-which takes milliseconds, so the panel follows the slider without visible delay.
+A thin layer over ``losslandscape.plotting``: the figure is its ``trajectory_figure`` as
+a ``go.FigureWidget`` (which needs ``anywidget``), and every change retrains with
+:func:`~losslandscape.training.train`, which takes milliseconds, so the panel follows
+the slider without visible delay.
 """
 
 from __future__ import annotations
@@ -27,17 +27,63 @@ _SLIDER = {"continuous_update": True, "style": {"description_width": "8em"}}
 
 
 class OptimizerPanel:
-    """Sliders for the learning rate, each method's hyperparameters, the start, N and the epoch.
+    r"""Sliders for the learning rate, each method's hyperparameters, the start, N and the epoch.
+
+    Every change of a control retrains the runs with :func:`~losslandscape.training.train`
+    (with ``on_divergence="keep"``, so a run that diverges is reported, not raised) and
+    redraws their paths on the contour map and their cost per epoch. Show the panel as a
+    notebook cell's last value.
 
     Args:
-        methods: the methods drawn; with more than one, checkboxes choose which are shown.
-        n_samples: the initial number of images; the N menu offers 100, 1,000 and all.
-        lr, start, epochs: the initial learning rate, start point and number of epochs.
-        data: passed to :class:`~losslandscape.landscape.Landscape`.
-        w_a, w_b: the grid of the contour map; the start sliders span it.
+        methods: Registered method names to draw, default ``("SGD",)``; with more than
+            one, a menu chooses which are shown.
+        n_samples: The initial N, default 100; the N menu offers 100, 1,000, all the
+            images and this value, those of them between 1 and ``len(data)``.
+        lr: The initial learning rate, default 10. The slider spans 0.1 to
+            :math:`10^{2.5} \approx 316` on a log scale; a value outside is clamped to it.
+        start: The initial start ``(w_a, w_b)``, default ``(-9, 15)``. The sliders span
+            ``w_a`` and ``w_b``; a value outside is clamped to them.
+        epochs: How many epochs each run trains, default 1000; the "epochs shown" slider
+            cuts the drawn paths anywhere from 1 to ``epochs``.
+        data: An :class:`~losslandscape.data.MNIST`, an npz path or None, as for
+            :class:`~losslandscape.landscape.Landscape`.
+        w_a: The contour map's grid over :math:`w_a`, default the original notebook's
+            :data:`~losslandscape.landscape.SEED_W_A`.
+        w_b: The contour map's grid over :math:`w_b`, default
+            :data:`~losslandscape.landscape.SEED_W_B`.
 
-    ``panel.figure`` is the ``go.FigureWidget``, ``panel.controls`` the widgets by name
-    (e.g. ``"lr"``, ``"Adam.beta1"``, ``"start_a"``, ``"n_samples"``, ``"epoch"``).
+    Attributes:
+        methods: The methods drawn, a tuple of names.
+        figure: The ``go.FigureWidget``, the paths on the contour map above the cost per
+            epoch below.
+        controls: The widgets by name, a dict with ``"lr"``, ``"<method>.<key>"`` for each
+            hyperparameter (e.g. ``"Adam.beta1"``), ``"start_a"``, ``"start_b"``,
+            ``"n_samples"``, ``"epoch"`` and, for more than one method, ``"methods"``.
+            Setting a control's ``value`` retrains and redraws.
+        status: An ``ipywidgets.HTML`` line with each run's weights and cost at the epoch
+            shown, or the epoch at which it diverged.
+        widget: The whole panel, the controls beside the figure, an ``ipywidgets.HBox``.
+
+    Raises:
+        KeyError: If a method is not registered.
+        ValueError: If ``methods`` is empty
+            (``methods is empty; give at least one optimizer``).
+
+    An ``n_samples`` outside 1 to ``len(data)`` or ``epochs`` below 1 is refused by the
+    widgets, with a ``traitlets.TraitError``.
+
+    Example:
+        >>> from losslandscape.data import bundled_path
+        >>> panel = OptimizerPanel(["SGD", "Adam"], data=bundled_path())
+        >>> list(panel.controls)  # doctest: +NORMALIZE_WHITESPACE
+        ['lr', 'Adam.beta1', 'Adam.beta2', 'Adam.eps', 'start_a', 'start_b', 'n_samples',
+         'epoch', 'methods']
+        >>> panel.controls["lr"].value = 1.0  # retrains and redraws
+        >>> panel.controls["epoch"].value = 10
+        >>> print(panel.status.value.replace("<br>", "\n"))
+        <b>after epoch 10</b>
+        SGD: (-8.993, 14.989), cost 4.80069
+        Adam: (-8.928, 14.893), cost 4.80039
     """
 
     def __init__(
@@ -74,7 +120,13 @@ class OptimizerPanel:
         display(self.widget)
 
     def update(self, change=None) -> None:
-        """Retrain with the controls' values and redraw (called on every control change)."""
+        """Retrain with the controls' values and redraw; called on every change of a control.
+
+        Args:
+            change: The traitlets change that called it (a dict with ``"owner"``,
+                ``"name"``, ``"old"`` and ``"new"``), or None (the default) to update by
+                hand. A change of the N menu redraws the contour map too.
+        """
         runs = self._train()
         surface = self._surface().covering(runs)
         shown = self.figure.data[0]
@@ -195,9 +247,28 @@ def _hyper_slider(hyper, label: str) -> w.Widget:
 def live_panel(methods: Sequence[str] = SEED_METHODS, **kwargs):
     """An :class:`OptimizerPanel` in a live notebook; in a static build, its JavaScript twin.
 
-    Static HTML has no kernel, so there the panel is :func:`~losslandscape.twin.panel_html`:
+    Static HTML has no kernel, so there the panel is ``losslandscape.twin.panel_html``:
     the same figure and controls, retrained in the reader's browser by the book's
-    ``losslandscape.js``.
+    ``losslandscape.js``. A build is static when ``$LOSSLANDSCAPE_STATIC_HTML`` is set to
+    anything but ``""`` or ``"0"``, as the book's build does.
+
+    Args:
+        methods: Registered method names, default the original notebook's five
+            (:data:`~losslandscape.optimizers.SEED_METHODS`).
+        **kwargs: ``n_samples``, ``lr``, ``start``, ``epochs``, ``data``, ``w_a`` and
+            ``w_b``, as for :class:`OptimizerPanel`.
+
+    Returns:
+        The :class:`OptimizerPanel` in a live notebook; in a static build, an
+        ``IPython.display.HTML`` with the twin's figure and settings, which the page's
+        script trains as it opens.
+
+    Raises:
+        KeyError: In a live notebook, if a method is not registered.
+        ValueError: If ``methods`` is empty. In a static build also if a method is not
+            registered (``live panels draw registered methods only, got ...``), or for a
+            learning rate or start that :func:`~losslandscape.training.train` refuses
+            (a live panel's sliders clamp them instead).
     """
     if os.environ.get(STATIC_ENV, "") in ("", "0"):
         return OptimizerPanel(methods, **kwargs)

@@ -171,7 +171,7 @@ def _kind(value):
 
 
 def gradient(weights, landscape):
-    """The seed's gradient of the cost at one weight pair, shaped ``(1, 2)`` like ``weights``.
+    """The original notebook's gradient at one weight pair, shaped ``(1, 2)`` like ``weights``.
 
     ``landscape`` holds the arrays of :class:`losslandscape.Landscape`
     (``coef_a``, ``coef_b``, ``base``, ``target``, ``gradient_factor``).

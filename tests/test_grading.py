@@ -269,3 +269,11 @@ def test_hidden_failures_name_the_kind_and_epoch_but_no_setting_or_student_text(
     with pytest.raises(AssertionError) as failure:
         grading.check_hidden_steps(sgd_step, "sgd_step")
     assert "SECRET" not in str(failure.value)
+
+
+def test_an_exception_without_a_message_is_named_as_python_names_it():
+    def sgd_step(w, grad, lr):
+        raise NotImplementedError()
+
+    with fails_with(r"^sgd_step fails at epoch 1: NotImplementedError$"):
+        grading.check_trajectory(sgd_step, "sgd_step", epochs=3)

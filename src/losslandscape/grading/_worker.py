@@ -125,7 +125,9 @@ class RuleFailure(Exception):
 
 
 def describe(error):
-    return f"{type(error).__name__}: {error}"[:500]
+    """As Python names an exception: its type, then ``: message`` if it has one."""
+    message = str(error)
+    return (f"{type(error).__name__}: {message}" if message else type(error).__name__)[:500]
 
 
 def checked_call(step, name, n_state, args, epoch=None):

@@ -31,6 +31,44 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def log_errors(page, errors: list[str]) -> None:
+    """Keep every uncaught error and console error of ``page`` in ``errors``."""
+    page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
+    page.on("console", lambda msg: msg.type == "error" and errors.append(f"console: {msg.text}"))
+
+
+def keep_to(page, own, errors: list[str] | None = None) -> None:
+    """Let ``page`` fetch only URLs starting with ``own``; the rest are blocked (and, with
+    ``errors``, recorded there), as on a reader's machine without internet."""
+
+    def route(route):
+        if route.request.url.startswith(own):
+            route.continue_()
+        else:
+            if errors is not None:
+                errors.append(f"outside request: {route.request.url}")
+            route.abort()
+
+    page.route("**/*", route)
+
+
+def wait_until_drawn(page) -> None:
+    """Until every figure is laid out, every live panel has drawn its settings (its model's
+    arrays have arrived) and MathJax has typeset."""
+    page.wait_for_function(
+        "[...document.querySelectorAll('.js-plotly-plot')].every(gd => gd._fullLayout)"
+    )
+    page.wait_for_function(
+        "[...document.querySelectorAll('.losslandscape-live')]"
+        ".every(panel => panel.querySelector('.js-plotly-plot')?._fullLayout)"
+    )
+    page.wait_for_function(
+        "(window.losslandscape?.panels || []).every(p => !(p.drawn < p.version))"
+    )
+    page.wait_for_function("!window.MathJax || window.MathJax.startup?.promise")
+    page.evaluate("window.MathJax?.startup?.promise")
+
+
 class Page:
     """A page open in the browser, with every JavaScript error and outside request kept.
 
@@ -44,36 +82,15 @@ class Page:
         own = "file://" if url.startswith("file://") else "http://127.0.0.1"
         self.errors = []
         self.page = browser.new_page(viewport={"width": width, "height": 900})
-        self.page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
-        self.page.on(
-            "console",
-            lambda msg: msg.type == "error" and self.errors.append(f"console: {msg.text}"),
-        )
+        log_errors(self.page, self.errors)
         if own == "file://":  # a file the page asks for and does not find
             self.page.on(
                 "requestfailed",
                 lambda request: self.errors.append(f"failed: {request.url} {request.failure}"),
             )
-        self.page.route(
-            "**/*",
-            lambda route: (
-                route.continue_()
-                if route.request.url.startswith(own)
-                else (self.errors.append(f"outside request: {route.request.url}"), route.abort())
-            ),
-        )
+        keep_to(self.page, own, self.errors)
         self.page.goto(url, wait_until="load")
-        # Figures are drawn once plotly has laid them out; MathJax typesets asynchronously.
-        self.page.wait_for_function(
-            "[...document.querySelectorAll('.js-plotly-plot')].every(gd => gd._fullLayout)"
-        )
-        # Live panels draw their figure once the model's arrays have arrived.
-        self.page.wait_for_function(
-            "[...document.querySelectorAll('.losslandscape-live')]"
-            ".every(panel => panel.querySelector('.js-plotly-plot')?._fullLayout)"
-        )
-        self.page.wait_for_function("!window.MathJax || window.MathJax.startup?.promise")
-        self.page.evaluate("window.MathJax?.startup?.promise")
+        wait_until_drawn(self.page)
 
     def figures(self):
         """For each plotly figure: its id, its traces and how many of them are drawn."""

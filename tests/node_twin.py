@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import losslandscape as ll
 from losslandscape import twin
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,8 +22,8 @@ def export(folder: Path, data) -> Path:
     return folder
 
 
-def train(folder: Path, requests: list[dict]) -> list[dict]:
-    """``window.losslandscape.train(options)`` for each request; NaN comes back as None."""
+def call(folder: Path, requests: list[dict]) -> list[dict]:
+    """Each request answered by the twin (see ``twin_node.js``); NaN comes back as None."""
     node = shutil.which("node")
     if node is None:
         pytest.fail("Node.js runs the book's twin in the tests: apt-get install nodejs")
@@ -36,3 +37,31 @@ def train(folder: Path, requests: list[dict]) -> list[dict]:
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def train(folder: Path, requests: list[dict]) -> list[dict]:
+    """``window.losslandscape.train(options)`` for each request; NaN comes back as None."""
+    return call(folder, requests)
+
+
+def panel_views(folder: Path, settings: list[dict]) -> list[dict]:
+    """``window.losslandscape.panelView`` for each settings in turn, each view grown from
+    the one before, as a page's panel draws them while its controls move."""
+    (result,) = call(folder, [{"call": "panelViews", "args": settings}])
+    assert "error" not in result, result
+    return result["views"]
+
+
+def library_run(landscape, request: dict):
+    """What the library trains for a twin ``train`` request (the original's defaults)."""
+    method = request["method"]
+    (run,) = ll.train(
+        landscape,
+        [method],
+        starts=[request.get("start", ll.SEED_START)],
+        lrs=[request.get("lr", ll.SEED_LR)],
+        epochs=request.get("epochs", ll.SEED_EPOCHS),
+        hyperparameters={method: request.get("hyperparameters", {})},
+        on_divergence="keep",
+    )
+    return run

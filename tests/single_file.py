@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import keep_to, log_errors
+
 JUPYTER = Path(sys.executable).with_name("jupyter-server")
 WAYS = ("file", "jupyter")
 """How a page is opened: from disk, or from a Jupyter server's /files/."""
@@ -99,20 +101,9 @@ class Visit:
         self.errors: list[str] = []
         self.page = browser.new_page(viewport={"width": width, "height": 900})
         self.page.on("request", lambda request: self.requests.append(request.url))
-        self.page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
-        self.page.on(
-            "console",
-            lambda msg: msg.type == "error" and self.errors.append(f"console: {msg.text}"),
-        )
+        log_errors(self.page, self.errors)
         # Nothing leaves the machine, whatever the page asks for.
-        self.page.route(
-            "**/*",
-            lambda route: (
-                route.continue_()
-                if route.request.url.startswith(("file://", "http://127.0.0.1"))
-                else route.abort()
-            ),
-        )
+        keep_to(self.page, ("file://", "http://127.0.0.1"))
         response = self.page.goto(url, wait_until="load")
         if url.startswith("http"):
             assert response.status == 200, response.status

@@ -2,7 +2,8 @@
 
 The twin (``book/_static/losslandscape.js``) must give the library's trajectories and
 grids to 1e-9 for every registered method, at the original notebook's settings and at
-drawn ones; the panels must answer their controls in the static page, with no kernel.
+drawn ones, for the original's N and for others (any N from 1 to all the images); the
+panels must answer their controls in the static page, with no kernel.
 How fast the panels answer is measured by ``benchmarks/book.py`` (``make bench``).
 """
 
@@ -28,6 +29,8 @@ PANELS = {
     "09_race": list(ll.SEED_METHODS),
 }
 TOLERANCE = 1e-9
+# The original notebook's N, and one it never used: the twin builds any N's arrays.
+SIZES = (100, 1000, 250)
 
 
 @pytest.fixture(scope="module")
@@ -72,12 +75,12 @@ def python_run(landscapes, settings):
 
 
 def test_twin_trains_every_method_as_the_library_does(race, mnist):
-    landscapes = {n: ll.Landscape(n, data=mnist) for n in (100, 1000)}
+    landscapes = {n: ll.Landscape(n, data=mnist) for n in SIZES}
     rng = np.random.default_rng(20261125)
     original = {"lr": ll.SEED_LR, "start": list(ll.SEED_START), "epochs": ll.SEED_EPOCHS}
     cases = []
     for method in ll.OPTIMIZERS:
-        for n in (100, 1000):
+        for n in SIZES:
             defaults = ll.OPTIMIZERS[method].defaults
             cases.append({"method": method, "n": n, **original, "hyperparameters": defaults})
             cases += [drawn_settings(rng, method, n) for _ in range(3)]
@@ -98,7 +101,7 @@ def test_twin_trains_every_method_as_the_library_does(race, mnist):
     print(f"twin: {len(cases)} runs, largest weight difference {worst:.1e}")
 
 
-@pytest.mark.parametrize("n", [100, 1000])
+@pytest.mark.parametrize("n", SIZES)
 def test_twin_grids_as_the_library_does(race, mnist, n):
     landscape = ll.Landscape(n, data=mnist)
     axes = [
@@ -121,7 +124,8 @@ def test_twin_names_what_is_wrong(race):
                 {method: "Adam", hyperparameters: {beta3: 0.5}},
                 {method: "Adam", hyperparameters: {beta1: 1.5}},
                 {method: "SGD", lr: -1},
-                {method: "SGD", n: 7},
+                {method: "SGD", n: 0},
+                {method: "SGD", n: 2.5},
             ];
             const messages = [];
             for (const attempt of attempts) {
@@ -138,7 +142,8 @@ def test_twin_names_what_is_wrong(race):
     )
     assert errors[2] == "Adam: beta1 must be a number in [0, 1), got 1.5"
     assert errors[3] == "lr must be a positive finite number, got -1"
-    assert errors[4] == "n=7 is not in this book; choose one of 100, 1000, 6309"
+    assert errors[4] == "n must be an integer from 1 to 6309, got 0"
+    assert errors[5] == "n must be an integer from 1 to 6309, got 2.5"
 
 
 @pytest.mark.parametrize("chapter", list(PANELS))
@@ -179,6 +184,13 @@ def figure_state(page):
     )
 
 
+def set_n(page, n):
+    """Move the N slider to ``n``, as a reader dragging it there would."""
+    position = page.page.evaluate("n => window.losslandscape.panels[0].n.position(n)", n)
+    assert position >= 0, f"N = {n} is not on the slider"
+    page.page.get_by_label("N images").fill(str(position))
+
+
 def settle(page):
     """Wait until the panel has drawn what its controls say (it redraws on the next frame)."""
     page.page.wait_for_function(
@@ -186,7 +198,7 @@ def settle(page):
     )
 
 
-def test_live_controls_retrain_in_the_page(browser, server):
+def test_live_controls_retrain_in_the_page(browser, server, mnist):
     page = Page(browser, f"{server}/book/09_race.html")
     page.page.wait_for_function("window.losslandscape?.panels?.[0]?.runs")
     figure = page.page.locator(".ll-figure")
@@ -226,12 +238,45 @@ def test_live_controls_retrain_in_the_page(browser, server):
         assert clicked["mapX"][0] <= x0 and x1 <= clicked["mapX"][1]
         assert clicked["mapY"][0] <= y0 and y1 <= clicked["mapY"][1]
 
-    # N = 1,000: the map is recomputed for the new data.
-    page.page.get_by_label("N images").select_option("1000")
+    # N = 1,000 on the N slider: the map is recomputed for the new data.
+    set_n(page, 1000)
     settle(page)
     thousand = figure_state(page)
     assert thousand["mapName"] == "cost, N = 1,000"
     assert thousand["ends"] != clicked["ends"]
+    readout = page.page.locator(".ll-controls label", has_text="N images").locator("output")
+    assert readout.inner_text() == "1,000"
+
+    # Any N on the slider's log scale, here 251: the map and the paths are the library's.
+    set_n(page, 251)
+    settle(page)
+    drawn = page.page.evaluate(
+        """() => {
+            const p = window.losslandscape.panels[0], v = p.view;
+            return {
+                n: v.n, wa: v.wa, wb: v.wb, z: v.z, start: p.start, lr: p.lr.value(),
+                epochs: p.epochs.value(), ends: v.runs.map(r => [...r.weights.slice(-2)]),
+                mapName: document.querySelector('.ll-figure').data[0].name,
+            };
+        }"""
+    )
+    assert drawn["n"] == 251 and drawn["mapName"] == "cost, N = 251"
+    landscape = ll.Landscape(251, data=mnist)
+    np.testing.assert_allclose(
+        drawn["z"], landscape.grid(drawn["wa"], drawn["wb"]), rtol=0, atol=TOLERANCE
+    )
+    runs = ll.train(
+        landscape,
+        ll.SEED_METHODS,
+        starts=[drawn["start"]],
+        lrs=[drawn["lr"]],
+        epochs=drawn["epochs"],
+        on_divergence="keep",
+    )
+    ends = np.array([run.weights[-1] for run in runs])
+    np.testing.assert_allclose(drawn["ends"], ends, rtol=0, atol=TOLERANCE)
+    set_n(page, 1000)
+    settle(page)
 
     # Hide one method; keep the runs and change a setting: both are drawn.
     page.page.get_by_label("show SGD", exact=True).uncheck()

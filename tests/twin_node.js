@@ -1,8 +1,14 @@
 /* Runs the book's twin (rules.js, then losslandscape.js) in Node, as a page would load it.
  *
  * usage: node twin_node.js <folder>   where <folder> holds losslandscape.js and the
- * losslandscape/ folder twin.export writes. Reads a JSON list of train() options on
- * stdin and prints a JSON list of results; NaN is written as null, errors as {error}.
+ * losslandscape/ folder twin.export writes. Reads a JSON list of requests on stdin and
+ * prints a JSON list of results; NaN is written as null, errors as {error}. A request is
+ * train() options, or {call, args} with call one of
+ *   "train"       args: train() options
+ *   "grid"        args: grid() options {n, wa, wb}
+ *   "model"       args: n; gives the model's n and rest
+ *   "panelViews"  args: a list of panelView() settings, each drawn after the one before
+ *                 (as a panel's controls move); gives each view.
  */
 "use strict";
 
@@ -19,6 +25,7 @@ const page = {
   window: {},
   document: { currentScript: { src: url.pathToFileURL(script).href } },
   URL,
+  performance,
   fetch: async (address) => {
     const file = url.fileURLToPath(address);
     if (!fs.existsSync(file)) return { ok: false, status: 404 };
@@ -32,14 +39,45 @@ for (const file of [path.join(folder, "losslandscape", "rules.js"), script]) {
 }
 
 const finite = (xs) => Array.from(xs, (x) => (Number.isFinite(x) ? x : null));
+const pairs = (flat) => Array.from({ length: flat.length / 2 }, (_, i) => finite([flat[2 * i], flat[2 * i + 1]]));
+
+async function answer(request) {
+  const twin = page.window.losslandscape;
+  const { call = "train", args = request } = "call" in request ? request : { args: request };
+  if (call === "train") {
+    const { weights, costs, divergedAt } = await twin.train(args);
+    return { weights: weights.map(finite), costs: finite(costs), divergedAt };
+  }
+  if (call === "grid") return { z: (await twin.grid(args)).map(finite) };
+  if (call === "model") {
+    const model = await twin.model(args);
+    return { n: model.n, rest: model.rest };
+  }
+  if (call === "panelViews") {
+    const views = [];
+    let previous = null;
+    for (const settings of args) {
+      previous = await twin.panelView(settings, previous);
+      const { n, wa, wb, z, bounds, leaving, mapChanged, runs } = previous;
+      views.push({
+        n, wa, wb, bounds, leaving, mapChanged,
+        z: z.map(finite),
+        runs: runs.map(({ method, weights, costs, divergedAt }) => ({
+          method, weights: pairs(weights), costs: finite(costs), divergedAt,
+        })),
+      });
+    }
+    return { views };
+  }
+  throw new Error(`twin_node.js: no call ${JSON.stringify(call)}`);
+}
 
 (async () => {
   const requests = JSON.parse(fs.readFileSync(0, "utf8"));
   const results = [];
-  for (const options of requests) {
+  for (const request of requests) {
     try {
-      const { weights, costs, divergedAt } = await page.window.losslandscape.train(options);
-      results.push({ weights: weights.map(finite), costs: finite(costs), divergedAt });
+      results.push(await answer(request));
     } catch (error) {
       results.push({ error: String(error.message) });
     }

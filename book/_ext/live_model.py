@@ -1,7 +1,8 @@
 """The live panels' JavaScript and the arrays it computes from, for pages that have a panel.
 
-``losslandscape.twin.export`` writes the update rules, the registry and each N's arrays into
-``_static/losslandscape/`` from the data the chapters run on (the bundled subset, see
+``losslandscape.twin.export`` writes the update rules, the registry (with the panels'
+settings) and the per-image arrays the model of any N is built from into
+``_static/losslandscape/``, from the data the chapters run on (the bundled subset, see
 ``offline_assets``); ``losslandscape.js`` (the model) and ``losslandscape-panel.js`` (the
 controls) load only on pages whose body holds a panel, after plotly.js, which draws it.
 """

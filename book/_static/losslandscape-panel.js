@@ -1,20 +1,22 @@
 /* Live panels of the static book: sliders that retrain in the page (losslandscape.js).
  *
- * Each element of class "losslandscape-live" carries its settings and the frame of its
- * figure (plotting.trajectory_figure with empty arrays) in data-config, written by
- * losslandscape.twin.panel_html. Controls as the ipywidgets panel's: a log-scale learning
- * rate, each method's hyperparameters, epochs, N; the start is set by clicking or dragging
- * on the map. "Keep these runs" leaves the current runs drawn, faint, beside the next ones.
+ * Each element of class "losslandscape-live" carries its settings, its map's grid and the
+ * frame of its figure (plotting.trajectory_figure with empty arrays) in data-config,
+ * written by losslandscape.twin.panel_html. Controls as the ipywidgets panel's, with the
+ * ranges and steps both read from losslandscape.panel (registry.panel here): a log-scale
+ * learning rate, each method's hyperparameters, epochs, a log-scale N from 1 to all the
+ * images; the start is set by clicking or dragging on the map. "Keep these runs" leaves
+ * the current runs drawn, faint, beside the next ones.
  *
- * The map grows to cover every path drawn on it (up to CAP_SPANS times the original grid's
- * span, beyond which the status says which path leaves it), and the cost axis spans the
- * map's costs, so neither moves while the sliders do unless a path leaves the map.
+ * The map is losslandscape.panelView's, the ipywidgets panel's: the grid grown at its own
+ * spacing to cover every path drawn since the panel opened (or was reset), by at most
+ * registry.panel.map.maxGrowth times its width on each side, beyond which the status says
+ * which path leaves it; the cost axis spans the map's costs, so neither moves while the
+ * sliders do unless a path reaches past the map.
  */
 (() => {
   "use strict";
 
-  const GRID_POINTS = 81;
-  const CAP_SPANS = 10;
   const panels = [];
 
   const STYLE = `
@@ -55,24 +57,36 @@
     return { node: element("label", {}, [label, input, readout]), input, value: () => scale(Number(input.value)) };
   }
 
-  function logSlider(label, [low, high], value, show, steps = 200) {
-    const [a, b] = [Math.log10(low), Math.log10(high)];
+  /* A slider over powers of 10: its ends and step are exponents. */
+  function logSlider(label, [low, high], step, value, show) {
     return slider(label, {
-      min: a, max: b, step: (b - a) / steps, position: Math.log10(value), scale: (x) => 10 ** x, show,
+      min: low, max: high, step, position: Math.log10(value), scale: (x) => 10 ** x, show,
     });
   }
 
   function hyperSlider(label, hyper) {
-    if (hyper.positive) return logSlider(label, hyper.slider, hyper.default, formatHyper, 80);
+    if (hyper.positive) {
+      return logSlider(label, hyper.slider.map(Math.log10), hyper.step, hyper.default, formatHyper);
+    }
     const [low, high] = hyper.slider;
-    const step = high > 0.999 ? 0.0001 : 0.01; // Adam's beta2 needs four decimals
     return slider(label, {
-      min: low, max: high, step, position: hyper.default, scale: (x) => x, show: formatHyper,
+      min: low, max: high, step: hyper.step, position: hyper.default, scale: (x) => x, show: formatHyper,
     });
   }
 
-  function linspace(low, high, count) {
-    return Array.from({ length: count }, (_, i) => low + ((high - low) * i) / (count - 1));
+  /* The N slider: one position per value of `values` (the registry's log scale, and this
+   * panel's own N), with tick marks at the original notebook's 100 and 1,000 and at all. */
+  function nSlider(label, values, id) {
+    const s = slider(label, {
+      min: 0, max: values.length - 1, step: 1, position: 0,
+      scale: (k) => values[k], show: (n) => n.toLocaleString("en"),
+    });
+    s.position = (n) => values.indexOf(n);
+    const marked = [100, 1000, values.at(-1)].filter((n) => values.includes(n));
+    const marks = element("datalist", { id }, marked.map((n) => element("option", { value: s.position(n) })));
+    s.input.setAttribute("list", id);
+    s.node.append(marks);
+    return s;
   }
 
   class Panel {
@@ -83,6 +97,8 @@
       this.methods = config.methods;
       this.kept = [];
       this.timings = { train: [], grid: [] };
+      this.view = null; // what panelView gave for the settings drawn last
+      this.updating = Promise.resolve(); // one update at a time: each grows the map drawn before
       this.pending = false;
       // Bumped by every change; `drawn` catches up once the figure shows it (for tests).
       this.version = 0;
@@ -93,7 +109,8 @@
 
     build() {
       const { methods, registry, config } = this;
-      this.lr = logSlider("learning rate", registry.lrRange.map((x) => 10 ** x), config.lr, formatLr, 350);
+      const { lr, epochs, n } = registry.panel;
+      this.lr = logSlider("learning rate", lr.log10, lr.step, config.lr, formatLr);
       this.hyper = {};
       this.shown = {};
       const groups = methods.map((method) => {
@@ -110,10 +127,11 @@
         return [element("fieldset", {}, [element("legend", {}, [box, " ", swatch, method]), ...sliders])];
       });
       this.epochs = slider("epochs", {
-        min: 10, max: registry.maxEpochs, step: 10, position: config.epochs, scale: (x) => x, show: String,
+        min: epochs.range[0], max: epochs.range[1], step: epochs.step, position: config.epochs,
+        scale: (x) => x, show: String,
       });
-      this.n = element("select", { "aria-label": "N images" });
-      for (const n of registry.sizes) this.n.append(element("option", { value: n }, [n.toLocaleString("en")]));
+      const values = [...new Set([...n.values, config.n])].sort((a, b) => a - b);
+      this.n = nSlider("N images", values, `${config.id}-n`);
       this.startText = element("b");
       this.status = element("div", { class: "ll-status", "aria-live": "polite" });
       const button = (text, action) => {
@@ -124,7 +142,7 @@
       const controls = element("form", { class: "ll-controls" }, [
         this.lr.node,
         this.epochs.node,
-        element("label", {}, ["N images", this.n, element("span")]),
+        this.n.node,
         ...groups.flat(),
         element("div", { class: "ll-wide" }, [
           element("span", {}, ["start ", this.startText, ": click or drag on the map to move it."]),
@@ -157,9 +175,9 @@
         if (this.shown[method]) this.shown[method].checked = true;
       }
       setSlider(this.epochs, config.epochs);
-      this.n.value = String(config.n);
+      setSlider(this.n, this.n.position(config.n));
       this.start = [...config.start];
-      this.extent = null;
+      this.view = null; // the map back to the panel's grid
       this.schedule();
     }
 
@@ -170,11 +188,13 @@
       requestAnimationFrame(() => {
         this.pending = false;
         const version = this.version;
-        this.update().then(() => {
+        this.updating = this.updating.then(() => this.update()).then(() => {
           this.drawn = Math.max(this.drawn, version);
         }, (error) => {
           this.status.textContent = String(error);
-          throw error;
+          setTimeout(() => {
+            throw error; // reported as the page's error; the next update still runs
+          });
         });
       });
     }
@@ -187,59 +207,31 @@
     }
 
     async update() {
-      const n = Number(this.n.value);
-      const model = await window.losslandscape.model(n);
-      const started = performance.now();
-      this.runs = this.methods.map((method) => ({ method, ...model.run(this.settings(method)) }));
-      this.timings.train.push(performance.now() - started);
-      const extent = this.coverPaths();
-      const key = `${n} ${extent.wa} ${extent.wb}`;
-      if (key !== this.mapKey) {
-        const wa = linspace(...extent.wa, GRID_POINTS);
-        const wb = linspace(...extent.wb, GRID_POINTS);
-        const gridStarted = performance.now();
-        const z = model.grid(wa, wb);
-        this.timings.grid.push(performance.now() - gridStarted);
-        this.map = { wa, wb, z, n, costs: costRange(z, this.runs) };
-        this.mapKey = key;
+      const { config, methods } = this;
+      const hyperparameters = Object.fromEntries(methods.map((m) => [m, this.settings(m).hyperparameters]));
+      const settings = {
+        methods, n: this.n.value(), lr: this.lr.value(), start: this.start,
+        epochs: this.epochs.value(), hyperparameters, wA: config.wA, wB: config.wB,
+      };
+      const view = await window.losslandscape.panelView(settings, this.view);
+      this.timings.train.push(view.trainMs);
+      if (view.mapChanged) {
+        this.timings.grid.push(view.gridMs);
+        this.costs = costRange(view.z, view.runs);
       }
+      this.view = view;
+      this.runs = view.runs;
+      this.leaving = view.runs.flatMap((run, i) =>
+        view.leaving[i] === null ? [] : [`${run.method} leaves the map at epoch ${view.leaving[i]}`]);
       await this.draw();
     }
 
-    /* The map's extent: the original grid, grown (never shrunk until reset) to every
-     * finite point of the paths, up to CAP_SPANS spans around the original grid. */
-    coverPaths() {
-      const { wA, wB } = this.config;
-      const extent = this.extent || { wa: [...wA], wb: [...wB] };
-      const caps = [wA, wB].map(([low, high]) => {
-        const span = high - low;
-        return [low - CAP_SPANS * span, high + CAP_SPANS * span];
-      });
-      this.leaving = [];
-      for (const run of this.runs) {
-        for (let i = 0; i < run.costs.length && !Number.isNaN(run.costs[i]); i++) {
-          const point = [run.weights[2 * i], run.weights[2 * i + 1]];
-          const outside = point.some((x, axis) => x < caps[axis][0] || x > caps[axis][1]);
-          if (outside) {
-            this.leaving.push(`${run.method} leaves the map at epoch ${i}`);
-            break;
-          }
-          point.forEach((x, axis) => {
-            const range = axis === 0 ? extent.wa : extent.wb;
-            if (x < range[0]) range[0] = Math.floor(x - 1);
-            if (x > range[1]) range[1] = Math.ceil(x + 1);
-          });
-        }
-      }
-      this.extent = extent;
-      return extent;
-    }
-
     draw() {
-      const { map, config } = this;
+      const { view, config } = this;
       const frame = config.figure;
       const data = frame.data.map((trace) => ({ ...trace }));
-      Object.assign(data[0], { x: map.wa, y: map.wb, z: map.z, name: `cost, N = ${map.n.toLocaleString("en")}` });
+      const name = `cost, N = ${view.n.toLocaleString("en")}`;
+      Object.assign(data[0], { x: view.wa, y: view.wb, z: view.z, name });
       const lines = [`<b>after epoch ${this.epochs.value()}</b>`];
       this.runs.forEach((run, i) => {
         const shown = !this.shown[run.method] || this.shown[run.method].checked;
@@ -257,10 +249,10 @@
       this.startText.textContent = `(${this.start[0].toFixed(2)}, ${this.start[1].toFixed(2)})`;
       const layout = {
         ...frame.layout,
-        xaxis: { ...frame.layout.xaxis, range: [map.wa[0], map.wa.at(-1)] },
-        yaxis: { ...frame.layout.yaxis, range: [map.wb[0], map.wb.at(-1)] },
+        xaxis: { ...frame.layout.xaxis, range: [view.wa[0], view.wa.at(-1)] },
+        yaxis: { ...frame.layout.yaxis, range: [view.wb[0], view.wb.at(-1)] },
         xaxis2: { ...frame.layout.xaxis2, range: [0, this.epochs.value()] },
-        yaxis2: { ...frame.layout.yaxis2, range: map.costs },
+        yaxis2: { ...frame.layout.yaxis2, range: this.costs },
       };
       // No mode bar: zooming is off (a click sets the start), and it would cover the legend.
       return Plotly.react(this.figure, [...data, ...this.kept], layout, {

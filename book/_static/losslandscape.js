@@ -2,17 +2,22 @@
  *
  * A twin of Landscape.cost_and_gradient and the compiled training loop (_kernel.py),
  * operation for operation, so that the book's live panels retrain without a kernel and
- * agree with Python to about 1e-12 (the tests ask for 1e-9). The update rules (rules.js),
- * the arrays and the registry are written at build time by losslandscape.twin.export
- * into _static/losslandscape/, from the library itself.
+ * agree with Python to about 1e-13 (the tests ask for 1e-9). The update rules (rules.js),
+ * the registry and the per-image arrays (images.json) are written at build time by
+ * losslandscape.twin.export into _static/losslandscape/, from the library itself; the
+ * arrays of the first N images, for any N, are slices of them.
  *
  * window.losslandscape:
  *   train({method, lr, start, epochs, n, hyperparameters}) -> Promise of {weights, costs,
  *     divergedAt}: weights[i] = [w_a, w_b] after i updates and costs[i] the cost there,
  *     epochs + 1 of each, NaN from divergedAt on (null if the run stays finite).
  *   grid({n, wa, wb}) -> Promise of the costs, one row per wb value, one column per wa value.
- *   model(n) -> Promise of a Model with the same two methods, synchronous.
- *   registry() -> Promise of the registry: methods, their hyperparameters, the sizes N.
+ *   model(n) -> Promise of a Model with the same two methods, synchronous, and run().
+ *   registry() -> Promise of the registry: methods, their hyperparameters, the number of
+ *     images, the live panels' settings.
+ *   mapExtent({wa, wb, runs, maxGrowth, bounds}) -> the axes a panel's map grows to, as
+ *     plotting.surface.grown_axes, and the epoch at which each run leaves it.
+ *   panelView(settings, previous) -> Promise of what a live panel draws for its settings.
  */
 (() => {
   "use strict";
@@ -45,34 +50,86 @@
 
   const MAX_EXPONENT = 700; // exp overflows float64 past 709.78, as in landscape.py
 
-  class Model {
-    constructor(arrays, methods) {
-      this.n = arrays.n;
-      this.rest = arrays.rest;
-      this.gradientFactor = arrays.gradientFactor;
-      // One row per output unit the watched weights feed (one for the original's pair).
-      this.rows = arrays.target.map((target, k) => ({
-        base: Float64Array.from(arrays.base[k]),
-        coefA: Float64Array.from(arrays.coefA[k]),
-        coefB: Float64Array.from(arrays.coefB[k]),
-        target: Float64Array.from(target),
+  // The arrays of all the images, as typed arrays; a Model of the first N views them.
+  let allImages = null;
+  function images() {
+    if (!allImages) {
+      allImages = fetchJson("images.json").then((json) => ({
+        count: json.images,
+        gradientFactor: json.gradientFactor,
+        rest: Float64Array.from(json.rest),
+        // One row per output unit the watched weights feed (one for the original's pair).
+        rows: json.target.map((target, k) => ({
+          base: Float64Array.from(json.base[k]),
+          coefA: Float64Array.from(json.coefA[k]),
+          coefB: Float64Array.from(json.coefB[k]),
+          target: Float64Array.from(target),
+        })),
       }));
+    }
+    return allImages;
+  }
+
+  /* Sum of xs[start .. start + count), added as NumPy adds (pairwise_sum in its loops):
+   * so `rest`, the mean of the images' own errors, is Landscape(N).rest to the last bit. */
+  function pairwiseSum(xs, start, count) {
+    if (count < 8) {
+      let sum = 0;
+      for (let i = 0; i < count; i++) sum += xs[start + i];
+      return sum;
+    }
+    if (count <= 128) {
+      const r = xs.slice(start, start + 8);
+      let i = 8;
+      for (; i < count - (count % 8); i += 8) {
+        for (let j = 0; j < 8; j++) r[j] += xs[start + i + j];
+      }
+      let sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+      for (; i < count; i++) sum += xs[start + i];
+      return sum;
+    }
+    let half = Math.floor(count / 2);
+    half -= half % 8;
+    return pairwiseSum(xs, start, half) + pairwiseSum(xs, start + half, count - half);
+  }
+
+  const maxAbs = (xs) => xs.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+
+  class Model {
+    /* The model of the first n images: as Landscape(n), from the arrays of all of them. */
+    constructor(all, n, methods) {
+      this.n = n;
+      this.rest = pairwiseSum(all.rest, 0, n) / n;
+      this.gradientFactor = all.gradientFactor;
+      this.rows = all.rows.map((row) => {
+        const [base, coefA, coefB, target] = [row.base, row.coefA, row.coefB, row.target].map(
+          (xs) => xs.subarray(0, n),
+        );
+        const bounds = { maxBase: maxAbs(base), maxA: maxAbs(coefA), maxB: maxAbs(coefB) };
+        return { base, coefA, coefB, target, ...bounds };
+      });
       this.methods = methods;
     }
 
-    /* The cost at (a, b); the gradient goes into out[0], out[1]. As _kernel.py's. */
+    /* The cost at (a, b); the gradient goes into out[0], out[1]. As _kernel.py's: the same
+     * sums in the same order. */
     costAndGradient(a, b, out) {
       let squared = 0;
       let gradA = 0;
       let gradB = 0;
-      for (const { base, coefA, coefB, target } of this.rows) {
-        for (let i = 0; i < target.length; i++) {
-          const pred = 1 / (1 + Math.exp(-(base[i] + a * coefA[i] + b * coefB[i])));
+      const rows = this.rows;
+      for (let k = 0; k < rows.length; k++) {
+        const { base, coefA, coefB, target } = rows[k];
+        const n = target.length;
+        for (let i = 0; i < n; i++) {
+          const x = coefA[i];
+          const y = coefB[i];
+          const pred = 1 / (1 + Math.exp(-(base[i] + a * x + b * y)));
           const error = pred - target[i];
           squared += error * error;
           const delta = error * pred * (1 - pred);
-          gradA += delta * coefA[i];
-          gradB += delta * coefB[i];
+          gradA += delta * x;
+          gradB += delta * y;
         }
       }
       out[0] = this.gradientFactor * (gradA / this.n);
@@ -148,9 +205,8 @@
   }
 
   // Whether no exponential of the factorised grid can overflow (as Landscape._grid_term).
-  function factorisable({ base, coefA, coefB }, wa, wb) {
-    const maxAbs = (xs) => xs.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
-    return maxAbs(wa) * maxAbs(coefA) + maxAbs(wb) * maxAbs(coefB) + maxAbs(base) < MAX_EXPONENT;
+  function factorisable({ maxBase, maxA, maxB }, wa, wb) {
+    return maxAbs(wa) * maxA + maxAbs(wb) * maxB + maxBase < MAX_EXPONENT;
   }
 
   function gridFactorised(wa, wb, base, coefA, coefB, target, add) {
@@ -197,6 +253,10 @@
   // As scipy's expit: no overflow warning, 0 or 1 in the limits.
   const expit = (z) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
 
+  // A value in an error message: numbers as numbers, anything else as JSON.
+  const describe = (value) =>
+    typeof value === "number" || value === undefined ? String(value) : JSON.stringify(value);
+
   function checkNumber(name, value, ok, allowed) {
     if (typeof value !== "number" || !Number.isFinite(value) || !ok(value)) {
       throw new Error(`${name} must be ${allowed}, got ${JSON.stringify(value)}`);
@@ -235,19 +295,103 @@
   }
 
   const models = new Map();
-  function model(n) {
-    if (!models.has(n)) {
-      models.set(
-        n,
-        registry().then((reg) => {
-          if (!reg.sizes.includes(n)) {
-            throw new Error(`n=${JSON.stringify(n)} is not in this book; choose one of ${reg.sizes.join(", ")}`);
-          }
-          return fetchJson(`n${n}.json`).then((arrays) => new Model(arrays, reg.methods));
-        }),
-      );
+  /* The model of the first n images, any n from 1 to all the book's images. */
+  async function model(n) {
+    const reg = await registry();
+    if (!(Number.isInteger(n) && n >= 1 && n <= reg.images)) {
+      throw new Error(`n must be an integer from 1 to ${reg.images}, got ${describe(n)}`);
     }
+    if (!models.has(n)) models.set(n, images().then((all) => new Model(all, n, reg.methods)));
     return models.get(n);
+  }
+
+  /* The lowest and highest finite (w_a, w_b) the runs visit, widened to `bounds`, as
+   * [[lowA, lowB], [highA, highB]]; `bounds` if there is no such point. As path_bounds. */
+  function pathBounds(runs, bounds) {
+    const low = [Infinity, Infinity];
+    const high = [-Infinity, -Infinity];
+    let any = false;
+    for (const { weights } of runs) {
+      for (let i = 0; i < weights.length; i += 2) {
+        const point = [weights[i], weights[i + 1]];
+        if (!point.every(Number.isFinite)) continue;
+        any = true;
+        for (const axis of [0, 1]) {
+          low[axis] = Math.min(low[axis], point[axis]);
+          high[axis] = Math.max(high[axis], point[axis]);
+        }
+      }
+    }
+    if (!any) return bounds || null;
+    if (bounds) {
+      for (const axis of [0, 1]) {
+        low[axis] = Math.min(low[axis], bounds[0][axis]);
+        high[axis] = Math.max(high[axis], bounds[1][axis]);
+      }
+    }
+    return [low, high];
+  }
+
+  /* `axis` extended at its end spacings to reach low and high, by at most maxGrowth times
+   * its width on each side: plotting.surface._grow, operation for operation. */
+  function growAxis(axis, low, high, maxGrowth) {
+    const last = axis.length - 1;
+    if (last < 1) return Array.from(axis);
+    const reach = maxGrowth * (axis[last] - axis[0]);
+    const stepLow = axis[1] - axis[0];
+    const stepHigh = axis[last] - axis[last - 1];
+    const below = Math.ceil(Math.min(axis[0] - low, reach) / stepLow - 1e-9);
+    const above = Math.ceil(Math.min(high - axis[last], reach) / stepHigh - 1e-9);
+    const grown = [];
+    for (let k = Math.max(below, 0); k > 0; k--) grown.push(axis[0] - stepLow * k);
+    grown.push(...axis);
+    for (let k = 1; k <= above; k++) grown.push(axis[last] + stepHigh * k);
+    return grown;
+  }
+
+  /* The map of a live panel, as plotting.surface.grown_axes: its grid wa x wb grown to cover
+   * every finite point of the runs and of `bounds` (the bounds of the paths drawn before),
+   * and for each run the first epoch at which it leaves that map (null if it stays on it).
+   * Runs are {weights: [a0, b0, a1, b1, ...]}, as Model.run gives them. */
+  function mapExtent({ wa, wb, runs, maxGrowth, bounds = null }) {
+    bounds = pathBounds(runs, bounds);
+    const axes = [wa, wb].map((axis, i) =>
+      bounds ? growAxis(axis, bounds[0][i], bounds[1][i], maxGrowth) : Array.from(axis));
+    const leaving = runs.map(({ weights }) => {
+      for (let i = 0; 2 * i < weights.length; i++) {
+        const point = [weights[2 * i], weights[2 * i + 1]];
+        if (!point.every(Number.isFinite)) continue;
+        if (point.some((x, axis) => x < axes[axis][0] || x > axes[axis].at(-1))) return i;
+      }
+      return null;
+    });
+    return { wa: axes[0], wb: axes[1], bounds, leaving };
+  }
+
+  const sameAxis = (xs, ys) => xs.length === ys.length && xs.every((x, i) => x === ys[i]);
+
+  /* What a live panel draws for its settings {methods, n, lr, start, epochs,
+   * hyperparameters: {method: {...}}, wA, wB}: each method's run, the map (mapExtent, grown
+   * from `previous`, the view drawn before, if given) and its costs, computed again only
+   * when N or the map's axes change. As OptimizerPanel.update. */
+  async function panelView(settings, previous = null) {
+    const { methods, n, lr, start, epochs, hyperparameters = {}, wA, wB } = settings;
+    const [reg, m] = await Promise.all([registry(), model(n)]);
+    let started = performance.now();
+    const runs = methods.map((method) => ({
+      method,
+      ...m.run({ method, lr, start, epochs, hyperparameters: hyperparameters[method] || {} }),
+    }));
+    const trainMs = performance.now() - started;
+    const extent = mapExtent({
+      wa: wA, wb: wB, runs, maxGrowth: reg.panel.map.maxGrowth, bounds: previous && previous.bounds,
+    });
+    const same =
+      previous && previous.n === n && sameAxis(previous.wa, extent.wa) && sameAxis(previous.wb, extent.wb);
+    started = performance.now();
+    const z = same ? previous.z : m.grid(extent.wa, extent.wb);
+    const gridMs = same ? 0 : performance.now() - started;
+    return { n, runs, ...extent, z, mapChanged: !same, trainMs, gridMs };
   }
 
   async function withDefaults(options) {
@@ -258,6 +402,8 @@
   window.losslandscape = {
     registry,
     model,
+    mapExtent,
+    panelView,
     async train(options = {}) {
       const settings = await withDefaults(options);
       return (await model(settings.n)).train(settings);

@@ -8,14 +8,15 @@ writes what it reads:
 - ``rules.js``: every registered rule, written from its step's source by
   :func:`~losslandscape.rulecode.javascript` (never by hand);
 - ``registry.json``: every registered rule's state, hyperparameters (defaults, the
-  values allowed, slider ranges) and style, from :data:`~losslandscape.OPTIMIZERS`,
-  with the original notebook's settings;
-- ``n<N>.json`` for each N: the arrays a :class:`Landscape` of N images computes
-  the cost from (``base``, ``coef_a``, ``coef_b``, ``target``, ``rest``); with the
-  original watched weights these are four rows of N numbers.
+  values allowed, slider ranges and steps) and style, from
+  :data:`~losslandscape.OPTIMIZERS`, the original notebook's settings, the number of
+  images and the live panels' settings (:data:`~losslandscape.panel.PANEL`);
+- ``images.json``: per image, what a :class:`Landscape` of any first N images computes
+  the cost from (:func:`image_arrays`), so the twin builds the arrays of every N from 1 to
+  all itself.
 
 Numbers are written with Python's shortest round-trip repr, which JavaScript parses
-to the same float64, so the twin starts from exactly the library's arrays.
+to the same float64, so the twin starts from exactly the library's numbers.
 :func:`panel_html` is the static-HTML form of :func:`~losslandscape.widgets.live_panel`.
 """
 
@@ -28,42 +29,61 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
 
 from . import rulecode
 from .data import MNIST, load_mnist
 from .landscape import SEED_W_A, SEED_W_B, Landscape
+from .network import LAYER_SIZES, hidden_activations, init_weights
 from .optimizers import OPTIMIZERS
+from .panel import MAP_W_A, MAP_W_B, PANEL
 from .plotting import Surface, trajectory_figure
 from .training import SEED_EPOCHS, SEED_LR, SEED_START, train
 
 PANEL_CLASS = "losslandscape-live"
 """The class of a live panel's element: pages with one load the book's ``losslandscape.js``."""
 
-# Log10 of the learning-rate slider's ends, as the ipywidgets panel's.
-LR_RANGE = (-1.0, 2.5)
-MAX_EPOCHS = 5000
+IMAGES_FILE = "images.json"
+"""The per-image arrays :func:`export` writes, from which the twin builds any N's."""
 
 
-def sizes(data: MNIST) -> list[int]:
-    """The N a reader can choose: the original notebook's 100 and 1,000, and all images."""
-    return sorted({100, 1000, len(data)} & set(range(1, len(data) + 1)))
+def image_arrays(data: MNIST) -> dict:
+    r"""Per image, what the cost over the first N images is computed from, for any N.
 
+    ``base``, ``coefA``, ``coefB`` and ``target`` are :class:`Landscape`'s ``base``,
+    ``coef_a``, ``coef_b`` and ``target`` over all the images (m rows of one number per
+    image; targets as 0 and 1); the first N columns are ``Landscape(N)``'s. ``rest`` is
+    each image's squared error summed over the outputs the watched weights do not feed:
+    ``Landscape(N).rest`` is the mean of its first N, summed as NumPy sums (pairwise, as
+    the twin does too).
 
-def landscape_arrays(landscape: Landscape) -> dict:
-    """The arrays the cost and gradient are computed from, as JSON-ready lists."""
+    Each ``Landscape(N)`` computes its hidden activations for its own N images, and BLAS
+    may round a few of them in the last bit differently for another N, so the first N
+    columns agree with ``Landscape(N)``'s to rounding (about 1e-15), and exactly for all
+    images.
+    """
+    landscape = Landscape(len(data), data=data)
+    w0, w1, w2 = init_weights(landscape.seed)
+    (k_a, _), (k_b, _) = landscape.watched
+    others = [k for k in range(LAYER_SIZES[-1]) if k not in (k_a, k_b)]
+    hidden = hidden_activations(w0, w1, data.images[: len(data)])
+    targets = data.onehot[: len(data)].T
+    # As Landscape's rest, before the mean; w2's other rows hold no watched weight.
+    rest = np.sum((targets[others] - expit(w2[others] @ hidden)) ** 2, axis=0)
     return {
-        "n": landscape.n_samples,
-        "rest": landscape.rest,
+        "images": landscape.n_samples,
         "gradientFactor": landscape.gradient_factor,
         "base": landscape.base.tolist(),
         "coefA": landscape.coef_a.tolist(),
         "coefB": landscape.coef_b.tolist(),
-        "target": landscape.target.tolist(),
+        "target": landscape.target.astype(int).tolist(),
+        "rest": rest.tolist(),
     }
 
 
 def registry(data: MNIST) -> dict:
-    """Every registered rule as the twin and the panels need it, and the original's settings."""
+    """Every registered rule as the twin and the panels need it, the original's settings,
+    the number of images and the panels' settings."""
     return {
         "methods": {
             name: {
@@ -73,6 +93,7 @@ def registry(data: MNIST) -> dict:
                     key: {
                         "default": hyper.default,
                         "slider": list(hyper.slider),
+                        "step": PANEL.hyper_step(hyper),
                         "positive": hyper.positive,
                     }
                     for key, hyper in opt.hyper.items()
@@ -88,9 +109,8 @@ def registry(data: MNIST) -> dict:
             "wA": SEED_W_A.tolist(),
             "wB": SEED_W_B.tolist(),
         },
-        "sizes": sizes(data),
-        "lrRange": list(LR_RANGE),
-        "maxEpochs": MAX_EPOCHS,
+        "images": len(data),
+        "panel": PANEL.registry(len(data)),
     }
 
 
@@ -108,7 +128,7 @@ def rules_script() -> str:
 
 
 def export(folder: str | Path, data: MNIST | None = None) -> list[Path]:
-    """Write ``rules.js``, ``registry.json`` and one ``n<N>.json`` per size into ``folder``.
+    """Write ``rules.js``, ``registry.json`` and ``images.json`` into ``folder``.
 
     Returns:
         The paths written, in that order.
@@ -116,14 +136,12 @@ def export(folder: str | Path, data: MNIST | None = None) -> list[Path]:
     data = data if data is not None else load_mnist()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    written = [folder / "rules.js", folder / "registry.json"]
+    written = [folder / "rules.js", folder / "registry.json", folder / IMAGES_FILE]
+    for stale in folder.glob("n[0-9]*.json"):  # one N's arrays, as older builds wrote them
+        stale.unlink()
     written[0].write_text(rules_script())
     written[1].write_text(json.dumps(registry(data), separators=(",", ":")))
-    for n in sizes(data):
-        path = folder / f"n{n}.json"
-        arrays = landscape_arrays(Landscape(n, data=data))
-        path.write_text(json.dumps(arrays, separators=(",", ":")))
-        written.append(path)
+    written[2].write_text(json.dumps(image_arrays(data), separators=(",", ":")))
     return written
 
 
@@ -135,15 +153,16 @@ def panel_html(
     start: Sequence[float] = SEED_START,
     epochs: int = SEED_EPOCHS,
     data=None,
-    w_a=SEED_W_A,
-    w_b=SEED_W_B,
+    w_a=MAP_W_A,
+    w_b=MAP_W_B,
     name: str | None = None,
 ) -> str:
     """A live panel for the static book: the figure's frame and the settings it starts from.
 
     The figure is :func:`~losslandscape.plotting.trajectory_figure`, as in the ipywidgets
     panel, with its arrays left empty: ``losslandscape.js`` trains and fills them as the
-    page opens, so the page carries styles, not numbers.
+    page opens, so the page carries styles, not numbers. The settings carry the map's grid
+    (``wA``, ``wB``), which the page grows as the ipywidgets panel does.
     """
     unknown = [m for m in methods if m not in OPTIMIZERS]
     if unknown or not methods:
@@ -173,8 +192,8 @@ def panel_html(
         "lr": float(lr),
         "start": [float(x) for x in start],
         "epochs": int(epochs),
-        "wA": [float(np.min(w_a)), float(np.max(w_a))],
-        "wB": [float(np.min(w_b)), float(np.max(w_b))],
+        "wA": np.asarray(w_a, float).tolist(),
+        "wB": np.asarray(w_b, float).tolist(),
         "figure": json.loads(figure.to_json()),
     }
     return (

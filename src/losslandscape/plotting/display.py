@@ -43,6 +43,11 @@ def show(fig: go.Figure, name: str):
     one shared ``plotly.min.js``, so pages stay small and work offline. A figure with
     several 3D scenes has linked cameras: turning one turns the others, in the page (a
     script after the plot) and live (a ``FigureWidget`` that copies the camera).
+
+    The mode bar (zoom, pan, reset, turn, save as PNG) shows in the strip kept for it at
+    the top of the library's figures (:data:`~losslandscape.plotting.surface.MODE_BAR_ROOM`);
+    a figure whose axes are all hidden, a picture such as the MNIST digits, has nothing to
+    zoom or turn and none, so it covers nothing of a figure that keeps no such strip.
     """
     scenes = [key for key in fig.layout.to_plotly_json() if _is_scene(key)]
     linked = len(scenes) > 1
@@ -59,7 +64,12 @@ def show(fig: go.Figure, name: str):
             full_html=False,
             div_id=name,
             auto_play=False,  # animations start when the reader presses Play
-            config={"responsive": True, "displaylogo": False},
+            config={
+                "responsive": True,
+                "displaylogo": False,
+                # plotly's default, "hover": it shows while the pointer is over the figure.
+                "displayModeBar": "hover" if scenes or _has_visible_axes(fig) else False,
+            },
             post_script=_LINK_CAMERAS if linked else None,
         )
     )
@@ -76,6 +86,10 @@ def _single_precision(spec):
     if isinstance(spec, list | tuple):
         return [_single_precision(value) for value in spec]
     return spec
+
+
+def _has_visible_axes(fig: go.Figure) -> bool:
+    return any(axis.visible is not False for axis in [*fig.select_xaxes(), *fig.select_yaxes()])
 
 
 def _is_scene(key: str) -> bool:

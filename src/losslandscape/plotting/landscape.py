@@ -8,7 +8,15 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .surface import SURFACE_SCALE, Surface, contour_levels, map_hovertemplate
+from .surface import MODE_BAR_ROOM, SURFACE_SCALE, Surface, contour_levels, map_hovertemplate
+
+# Each column of landscape_figure: its scene over SCENE_WIDTH of the column's width from its
+# left edge, its colour bar ending at BAR_END, against the next scene. The bar's width is
+# fixed in pixels (about 40), so the gap between them is what must hold it: 0.28 of a
+# column is 47 px in the narrowest figure tested, on a 390 px phone (338 px of plots).
+SCENE_WIDTH = 0.7
+BAR_END = 0.98
+SCENE_TOP = 0.92  # of the plots' height: the subplot titles above the scenes
 
 
 def landscape_figure(
@@ -36,9 +44,11 @@ def landscape_figure(
                 name=f"N = {surface.n_samples:,}",
                 colorbar={
                     "title": {"text": "cost"},
-                    # Right of its own scene, so it covers neither scene's axes.
-                    "x": left + 0.87 * width,
-                    "xanchor": "left",
+                    # Right of its own scene, its right edge against the next scene, so it
+                    # covers neither scene at any width.
+                    "x": left + BAR_END * width,
+                    "xanchor": "right",
+                    "xpad": 2,
                     "len": 0.7,
                     "thickness": 12,
                 },
@@ -49,12 +59,12 @@ def landscape_figure(
             col=col,
         )
         scene = scene_layout(surface)
-        # The z axis's title sits left of its numbers: room for both.
-        scene["domain"] = {"x": [left, left + 0.83 * width], "y": [0, 0.92]}
+        scene["domain"] = {"x": [left, left + SCENE_WIDTH * width], "y": [0, SCENE_TOP]}
         fig.update_scenes(scene, row=1, col=col)
+    # Each scene's title centred over it, on the scene (below the mode bar's strip).
     for annotation, col in zip(fig.layout.annotations, range(n), strict=True):
-        annotation.x = (col + 0.43) * width
-    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+        annotation.update(x=(col + SCENE_WIDTH / 2) * width, y=SCENE_TOP, yanchor="bottom")
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": MODE_BAR_ROOM, "b": 10})
     return fig
 
 

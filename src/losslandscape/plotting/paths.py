@@ -12,7 +12,15 @@ from plotly.subplots import make_subplots
 from ..optimizers import OPTIMIZERS, UNREGISTERED_STYLE, Style
 from ..training import Trajectory
 from .picture import contour_picture
-from .surface import BACKDROP_SCALE, Surface, contour_levels, fit_map_to_runs, map_hovertemplate
+from .surface import (
+    BACKDROP_SCALE,
+    MODE_BAR_ROOM,
+    Surface,
+    contour_levels,
+    fit_map_to_runs,
+    map_hovertemplate,
+    top_legend,
+)
 
 
 def method_style(method: str) -> Style:
@@ -158,10 +166,11 @@ def map_and_curves_figure(surface: Surface, *, picture: bool = False) -> go.Figu
     fig.update_yaxes(title_text=label_b, row=1, col=1)
     fig.update_xaxes(title_text="epoch", row=2, col=1)
     fig.update_yaxes(title_text="cost", row=2, col=1)
+    height = 720
     fig.update_layout(
-        height=720,
-        margin={"l": 60, "r": 20, "t": 30, "b": 50},
-        legend={"orientation": "h", "y": 1.06, "x": 0, "title": {"text": "click to hide/show:"}},
+        height=height,
+        margin={"l": 60, "r": 20, "t": MODE_BAR_ROOM, "b": 50},
+        legend=top_legend("click to hide/show:", height),
     )
     return fig
 

@@ -20,11 +20,13 @@ from .paths import (
 )
 from .surface import (
     BACKDROP_SCALE,
+    MODE_BAR_ROOM,
     Surface,
     fit_map_to_runs,
     map_hovertemplate,
     map_ranges,
     note_leaving,
+    top_legend,
 )
 
 
@@ -180,11 +182,14 @@ def race_3d_figure(
             "camera": {"eye": {"x": 0.4, "y": -1.35, "z": 1.75}, "center": {"z": -0.2}},
             "aspectmode": "manual",
             "aspectratio": {"x": 1.5, "y": 1.0, "z": 0.6},
-            "domain": {"x": [0, 0.9], "y": [0, 0.93]},  # the colour bar to its right
+            # The colour bar to its right; the legend above it moves it down.
+            "domain": {"x": [0, 0.9], "y": [0, 1]},
         },
         height=height,
-        margin={"l": 0, "r": 0, "t": 30, "b": 0},
-        legend={"orientation": "h", "x": 0, "y": 1, "title": {"text": "click to hide/show:"}},
+        # A few pixels each side, so the colour bar plotly fits into the figure (by growing
+        # the right margin) keeps clear of its edge.
+        margin={"l": 4, "r": 4, "t": MODE_BAR_ROOM, "b": 0},
+        legend=top_legend("click to hide/show:", height),
     )
     note_leaving(fig, surface, runs, names, {"xref": "paper", "yref": "paper"})
     _add_player(fig, epochs, frame_ms, redraw=True)

@@ -17,10 +17,17 @@ SURFACE_SCALE = "Cividis"
 # Light to mid grey, linear in lightness: low cost is light so paths ending there stand out.
 BACKDROP_SCALE = [[0.0, "#fbfbfb"], [1.0, "#6e6e6e"]]
 
+MODE_BAR_ROOM = 30
+"""Pixels at the top of every figure kept for plotly's mode bar, which shows at the top
+right when the pointer is over the figure (26 px high, 2 px down; on a phone it spans most
+of the figure's width): legends and titles go below it (see :func:`top_legend`)."""
+
 MAX_GROWTH = 1.0
 """How far a map may grow to cover the paths on it: at most its own width on each side.
 A run that flies off further (a diverging one reaches 1e30) leaves the drawn map, and the
-figure says so instead of computing a gigantic grid."""
+figure says so instead of computing a gigantic grid. The rule of every map, the live
+panels' included (:func:`grown_axes`; the book's ``losslandscape.js`` reads this value from
+its ``registry.json``, see :mod:`losslandscape.panel`)."""
 
 
 def weight_label(pair: Sequence[int], layer: int = 2) -> str:
@@ -71,14 +78,64 @@ class Surface:
         that flies off still leaves the map (see :func:`leaving`). Without a landscape
         to compute the new points, the surface is returned as it is.
         """
-        points = _finite_points(runs)
-        if self._landscape is None or len(points) == 0:
+        if self._landscape is None:
             return self
-        w_a = _grow(self.w_a, points[:, 0].min(), points[:, 0].max())
-        w_b = _grow(self.w_b, points[:, 1].min(), points[:, 1].max())
+        w_a, w_b = grown_axes(self.w_a, self.w_b, path_bounds(runs))
         if len(w_a) == len(self.w_a) and len(w_b) == len(self.w_b):
             return self
         return Surface.of(self._landscape, w_a, w_b)
+
+
+def path_bounds(runs: Sequence[Trajectory], bounds=None):
+    """The lowest and highest finite ``(w_a, w_b)`` the runs visit, as ``(low, high)`` pairs
+    of numbers, widened to ``bounds`` (an earlier result) if given; None for no point.
+
+    A live panel keeps these across its updates, so its map covers every path drawn since
+    it opened and does not shrink while a slider moves (see :func:`grown_axes`).
+    """
+    points = _finite_points(runs)
+    if len(points) == 0:
+        return bounds
+    low, high = points.min(axis=0), points.max(axis=0)
+    if bounds is not None:
+        low, high = np.minimum(low, bounds[0]), np.maximum(high, bounds[1])
+    return (float(low[0]), float(low[1])), (float(high[0]), float(high[1]))
+
+
+def grown_axes(w_a, w_b, bounds) -> tuple[np.ndarray, np.ndarray]:
+    """The map's axes grown to cover ``bounds`` (:func:`path_bounds`): the growth rule.
+
+    Each axis is extended at its end spacings, in whole steps, to reach the bounds, by at
+    most :data:`MAX_GROWTH` times its width on each side; the grid's own points stay as
+    they are. The static figures (:meth:`Surface.covering`) and both live panels use this
+    rule; ``mapExtent`` in the book's ``losslandscape.js`` is its twin, operation for
+    operation, and the tests hold the two to the same axes.
+    """
+    w_a, w_b = np.asarray(w_a, float), np.asarray(w_b, float)
+    if bounds is None:
+        return w_a, w_b
+    (low_a, low_b), (high_a, high_b) = bounds
+    return _grow(w_a, low_a, high_a), _grow(w_b, low_b, high_b)
+
+
+def top_legend(title: str, height: int) -> dict:
+    """A horizontal legend under the mode bar's strip of a figure ``height`` pixels high,
+    above its plots, its ``title`` above its entries.
+
+    It is placed against the figure (``yref="container"``), so plotly moves the plots down
+    by the legend's height, and its entries wrap within the plots' width: on a phone they
+    take several rows, and at no width does the legend cover a plot, a colour bar or the
+    mode bar. (Placed in the plots' coordinates, as before, it grew down over the map.)
+    """
+    return {
+        "orientation": "h",
+        "title": {"text": title, "side": "top"},
+        "x": 0,
+        "xanchor": "left",
+        "yref": "container",
+        "y": 1 - MODE_BAR_ROOM / height,
+        "yanchor": "top",
+    }
 
 
 def leaving(surface: Surface, runs: Sequence[Trajectory], names: Sequence[str]) -> list[str]:

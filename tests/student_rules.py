@@ -375,6 +375,84 @@ OTHER_STATE_FORM = (momentum_keras_form, nesterov_pytorch_form)
 """Correct paths whose state is in another library's form: the steps tests, which check
 the state returned, fail them."""
 
+# --- Correct rules in styles that look like mistakes to a careless probe -------------
+
+
+def sgd_copy_then_subtract(w, grad, lr):
+    w = w.copy()  # in place, but on a copy: the caller's w stays
+    w -= lr * grad
+    return w
+
+
+def sgd_out_parameter(w, grad, lr):
+    new = np.empty_like(w)
+    np.multiply(grad, lr, out=new)
+    np.subtract(w, new, out=new)
+    return new
+
+
+def momentum_out_parameters(w, grad, velocity, lr, rho):
+    new_velocity = np.multiply(velocity, rho)
+    np.add(new_velocity, grad, out=new_velocity)
+    w_new = np.empty_like(w)
+    np.subtract(w, lr * new_velocity, out=w_new)
+    return w_new, new_velocity
+
+
+def nesterov_closure(w, grad, velocity, lr, rho):
+    def look_ahead(new_velocity):
+        return w + new_velocity + rho * (new_velocity - velocity)
+
+    new_velocity = rho * velocity - lr * grad
+    return look_ahead(new_velocity), new_velocity
+
+
+def nesterov_copies_in_place(w, grad, velocity, lr, rho):
+    new_velocity = velocity.copy()
+    new_velocity *= rho
+    new_velocity -= lr * grad
+    w_new = np.array(w)  # np.array copies
+    w_new += (1 + rho) * new_velocity - rho * velocity
+    return w_new, new_velocity
+
+
+def rmsprop_float64_scalars(w, grad, sq_avg, lr, rho, eps):
+    lr, rho, eps = np.float64(lr), np.float64(rho), np.float64(eps)
+    sq_avg = rho * sq_avg + (np.float64(1) - rho) * np.square(grad)
+    return w - lr * grad / (np.sqrt(sq_avg) + eps), sq_avg
+
+
+def adam_math_on_scalars(w, grad, m, v, t, lr, beta1, beta2, eps):
+    import math
+
+    correction1 = 1.0 - math.pow(beta1, t)  # scalars only: the arrays keep np
+    correction2 = 1.0 - math.pow(beta2, t)
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    return w - lr * (m / correction1) / (np.sqrt(v / correction2) + eps), m, v
+
+
+def adam_in_place_on_new_arrays(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m_new = beta1 * m  # a new array, then changed in place
+    m_new += (1 - beta1) * grad
+    v_new = beta2 * v
+    v_new += (1 - beta2) * grad**2
+    step = m_new / (1 - beta1**t)
+    step /= np.sqrt(v_new / (1 - beta2**t)) + eps
+    step *= lr
+    return w - step, m_new, v_new
+
+
+CORRECT_STYLES = {
+    "sgd_step": [sgd_copy_then_subtract, sgd_out_parameter],
+    "momentum_step": [momentum_out_parameters],
+    "nesterov_step": [nesterov_closure, nesterov_copies_in_place],
+    "rmsprop_step": [rmsprop_float64_scalars],
+    "adam_step": [adam_math_on_scalars, adam_in_place_on_new_arrays],
+}
+"""Correct rules (in place on copies or new arrays, ``out=``, a closure, NumPy float64
+scalars, ``math`` on the scalars): what calling them shows must be nothing."""
+
 
 def answer_cell(step, rule: str) -> str:
     """``step``'s source as an answer cell defining ``rule``."""

@@ -12,7 +12,9 @@ modules, in the order grading goes:
    :func:`first_parting`).
 3. :mod:`.settings` draws the hidden tests' settings when grading starts and holds
    the public :func:`diagnostic_settings`.
-4. :mod:`.diagnosis` names a wrong rule's mistake from the paths it leaves.
+4. :mod:`.diagnosis` names a wrong rule's mistake from the paths it leaves; where
+   no common mistake fits, :mod:`.probes` calls the rule on chosen inputs, as a tutor
+   would (a hyperparameter ignored, inputs changed in place, ``t`` off by one...).
 5. :mod:`.checks` holds what the tests call (:func:`check_trajectory`,
    :func:`check_steps`, :func:`check_hidden_steps`,
    :func:`check_hidden_trajectories`) and :func:`self_check`, which draws the

@@ -3,8 +3,10 @@
 Each trains the rule through :mod:`.runs` on the visible, hidden or diagnostic
 settings of :mod:`.settings`, compares every epoch (or step) with the reference,
 and fails with a message from :mod:`.messages` that names the mistake (from
-:mod:`.diagnosis`) where a common one fits; what it finds is recorded for the class
-report (:mod:`.findings`). The hidden checks' messages tell no setting.
+:mod:`.diagnosis`) where a common one fits, or else what calling the rule shows
+(:mod:`.probes`); what it finds is recorded for the class report (:mod:`.findings`).
+Every steps check also fails a rule that changes its inputs. The hidden checks'
+messages tell no setting.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from ..optimizers import OPTIMIZERS
+from . import probes
 from ._worker import RuleFailure
 from .diagnosis import diagnose, original_parting, run_key
 from .findings import RANK_FAILURE, RANK_HIDDEN, RANK_VISIBLE, record
@@ -53,7 +56,7 @@ def check_trajectory(step: Callable, name: str, *, hidden: bool = False, **setti
         step, name, [(setting, weights)], rank=RANK_HIDDEN if hidden else RANK_VISIBLE
     )
     if hidden:
-        raise failed(with_hint(diagnosis.message(hidden=True)))
+        raise failed(_hidden(diagnosis))
     raise failed(diagnosis.message())
 
 
@@ -88,10 +91,12 @@ def check_steps(
     seed: int = 0,
     hidden: bool = False,
 ) -> None:
-    """Assert that ``step`` matches the reference for a few steps on random arrays of ``shape``.
+    """Assert that ``step`` matches the reference for a few steps on random arrays of ``shape``,
+    and leaves the arrays it is given as they were.
 
     Each step starts from the reference's weights and state, so a wrong step
-    is named by its number.
+    is named by its number. A rule that changes its inputs is recorded as such
+    (:func:`.probes.inputs_changed`).
     """
     optimizer = OPTIMIZERS[RULES[name]]
     hyper = tuple(optimizer.hyperparameters(**(hyperparameters or {})).values())
@@ -107,18 +112,24 @@ def check_steps(
         calls.append(args)
         wants.append(want)
         w, *state = want
+    prefix = f"{name} fails a hidden test" if hidden else name
     try:
         got = run_steps(step, name, len(optimizer.state), calls)
+        # An in-place change can make the step itself wrong, so it is named first; the
+        # last step's state is no longer zero, which a scaling in place would leave as is.
+        changed = probes.inputs_changed(step, name, calls[-1])
     except SandboxError as exc:
         raise failed(hidden_message(name, "sandbox") if hidden else str(exc)) from None
     except RuleFailure as failure:
         if hidden:
             raise failed(hidden_message(name, failure.kind)) from None
         raise failed(f"{name}: {failure}") from None
+    if changed is not None:
+        record(name, changed.id, RANK_FAILURE, None, changed.message)
+        raise failed(f"{prefix}: {changed.explanation}")
     for t, (mine, theirs) in enumerate(zip(got, wants, strict=True), start=1):
         for label, a, b in zip(("w_new", *optimizer.state), mine, theirs, strict=True):
             if not np.allclose(a, b, rtol=TOLERANCE, atol=TOLERANCE):
-                prefix = f"{name} fails a hidden test" if hidden else name
                 raise failed(f"{prefix}: step {t} gives a wrong {label}")
 
 
@@ -141,18 +152,39 @@ def check_hidden_trajectories(step: Callable, name: str) -> None:
         runs.append((setting, weights, failure, first_parting(weights, reference(name, **setting))))
     parted = [(failure, epoch) for _, _, failure, epoch in runs if epoch is not None]
     if not parted:
+        _note_inputs_changed(step, name)
         return
     failure, epoch = parted[0]
     if _broke(failure, epoch):
         record(name, failure.kind, RANK_FAILURE)
         raise failed(hidden_message(name, failure.kind, epoch))
     diagnosis = _diagnose(step, name, [(s, w) for s, w, _, _ in runs], rank=RANK_HIDDEN)
-    raise failed(with_hint(diagnosis.message(hidden=True)))
+    raise failed(_hidden(diagnosis))
+
+
+def _hidden(diagnosis) -> str:
+    """A hidden test's message of ``diagnosis``; with the hint on what hidden tests vary
+    unless calling the rule showed what is wrong (which the visible tests may not show)."""
+    message = diagnosis.message(hidden=True)
+    return message if diagnosis.verdict == "probed" else with_hint(message)
+
+
+def _note_inputs_changed(step: Callable, name: str) -> None:
+    """Record, for the class report and the comment under the answer, a rule whose paths are
+    right but which changes its inputs: the steps test failed it, perhaps by an assertion
+    of its own before :func:`check_steps` could record why."""
+    try:
+        changed = probes.inputs_changed(step, name, probes.probe_arguments(name))
+    except SandboxError:
+        return
+    if changed is not None:
+        record(name, changed.id, RANK_FAILURE, None, changed.message)
 
 
 def _diagnose(step: Callable, name: str, runs: list, rank: int):
     """The :class:`~.diagnosis.Diagnosis` of ``runs`` and of ``step`` on the public
-    :func:`~.settings.diagnostic_settings`, recorded for the class report."""
+    :func:`~.settings.diagnostic_settings`, recorded for the class report; where no common
+    mistake fits, with what calling ``step`` shows (:func:`.probes.probe`)."""
     given = {run_key(name, setting) for setting, _ in runs}
     for setting in diagnostic_settings(name):
         if run_key(name, setting) in given:
@@ -165,6 +197,10 @@ def _diagnose(step: Callable, name: str, runs: list, rank: int):
             break
         runs.append((setting, weights))
     diagnosis = diagnose(name, runs)
+    if diagnosis.verdict == "unknown":
+        found = probes.probe(step, name)
+        if found:
+            diagnosis = diagnosis.probed(found)
     record(name, diagnosis.label, rank, original_parting(name, runs), diagnosis.summary())
     return diagnosis
 

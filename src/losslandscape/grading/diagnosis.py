@@ -6,7 +6,9 @@ compute: :data:`MISTAKES` holds each as the wrong step a student writes, and
 (the one :func:`~.runs.reference` takes) on the settings the student's rule
 was run on. A mistake is named only when its path matches the student's on every
 setting, to the grader's tolerance; the student's code is never read. It sits on
-:mod:`.runs`; :mod:`.checks` calls it when a rule's path parts from the reference.
+:mod:`.runs`; :mod:`.checks` calls it when a rule's path parts from the reference, and
+where no mistake fits, asks :mod:`.probes` what calling the rule shows
+(:meth:`Diagnosis.probed`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 
 from ..optimizers import OPTIMIZERS, adam_epsilon_hat_step, rmsprop_eps_inside_step
 from .messages import point
-from .runs import RULES, first_parting, job_setting, reference, trajectory
+from .runs import RULES, first_parting, graded_function, job_setting, reference, trajectory
 
 
 @dataclasses.dataclass(frozen=True)
@@ -336,7 +338,7 @@ CATALOGUE: Mapping[str, Mistake] = MappingProxyType({mistake.id: mistake for mis
 
 def mistakes_for(name: str) -> tuple[Mistake, ...]:
     """The catalogue's mistakes in rule ``name`` (an assignment function or registry name)."""
-    rule = _rule(name)
+    rule = graded_function(name)
     return tuple(mistake for mistake in MISTAKES if mistake.rule == rule)
 
 
@@ -346,7 +348,9 @@ class Diagnosis:
 
     ``verdict`` is ``"correct"``, ``"mistake"`` (``mistakes`` holds the one
     mistake whose paths the student's follow), ``"ambiguous"`` (several do, and
-    the runs given cannot tell them apart) or ``"unknown"`` (none does). Unless
+    the runs given cannot tell them apart), ``"unknown"`` (none does) or
+    ``"probed"`` (none does, but calling the rule showed what is wrong:
+    ``probes`` holds the :class:`~.probes.ProbeFinding` s, see :meth:`probed`). Unless
     correct, ``run`` is the index of the first run given that parts from the
     reference, ``epoch`` the first epoch where it does, and ``weights`` and
     ``expected`` the student's and the reference's weights there.
@@ -359,6 +363,12 @@ class Diagnosis:
     epoch: int | None = None
     weights: tuple[float, float] | None = None
     expected: tuple[float, float] | None = None
+    probes: tuple = ()
+
+    def probed(self, findings) -> Diagnosis:
+        """This unknown diagnosis, with what probing the rule found (:func:`.probes.probe`,
+        most telling first) as what is wrong."""
+        return dataclasses.replace(self, verdict="probed", probes=tuple(findings))
 
     @property
     def correct(self) -> bool:
@@ -367,9 +377,12 @@ class Diagnosis:
     @property
     def label(self) -> str:
         """The verdict in one word for the class report: a mistake's id,
-        ``ambiguous: <id> | <id>``, ``unknown``, or empty if correct."""
+        ``ambiguous: <id> | <id>``, the first probe finding's id, ``unknown``, or empty if
+        correct."""
         if self.verdict == "mistake":
             return self.mistake.id
+        if self.verdict == "probed":
+            return self.probes[0].id
         if self.verdict == "ambiguous":
             return "ambiguous: " + " | ".join(mistake.id for mistake in self.mistakes)
         return "" if self.correct else "unknown"
@@ -419,9 +432,12 @@ class Diagnosis:
         elif self.verdict == "ambiguous":
             *others, last = (mistake.explanation for mistake in self.mistakes)
             what = f"either {', '.join(others)} or {last} (these runs cannot tell which)"
+        elif self.verdict == "probed":
+            what = self.probes[0].explanation
         else:
             what = "your path parts from the reference, though not by a common mistake"
         notes = [m.convention for m in self.mistakes if m.convention]
+        notes += [f"Also, {finding.explanation}." for finding in self.probes[1:]]
         return "\n".join([f"{self.name}: {what}; {where}", *notes])
 
 
@@ -437,7 +453,7 @@ def diagnose(name: str, student_runs: Iterable[tuple[Mapping, np.ndarray]]) -> D
     if its path agrees with the student's on every run, so give the hidden
     runs too: one run can be a coincidence.
     """
-    rule = _rule(name)
+    rule = graded_function(name)
     runs = [(run_key(rule, s), _path(rule, s, weights)) for s, weights in student_runs]
     if not runs:
         raise ValueError(f"{rule}: give at least one (setting, weights) run to diagnose")
@@ -466,7 +482,7 @@ def diagnose(name: str, student_runs: Iterable[tuple[Mapping, np.ndarray]]) -> D
 def original_parting(name: str, student_runs: Iterable[tuple[Mapping, np.ndarray]]) -> int | None:
     """The epoch where the student's path parts from the reference on the original
     notebook's run, if ``student_runs`` holds that run (else None)."""
-    rule = _rule(name)
+    rule = graded_function(name)
     original = run_key(rule, {})
     for setting, weights in student_runs:
         key = run_key(rule, setting)
@@ -475,20 +491,10 @@ def original_parting(name: str, student_runs: Iterable[tuple[Mapping, np.ndarray
     return None
 
 
-def _rule(name: str) -> str:
-    if name in RULES:
-        return name
-    for rule, method in RULES.items():
-        if method == name:
-            return rule
-    allowed = ", ".join(f"{rule} ({method})" for rule, method in RULES.items())
-    raise ValueError(f"unknown rule {name!r}; allowed: {allowed}")
-
-
 def run_key(name: str, setting: Mapping) -> tuple:
     """``setting`` of rule ``name`` with its defaults filled in, hashable: runs that are
     the same have the same key (and share a cache)."""
-    rule = _rule(name)
+    rule = graded_function(name)
     full = job_setting(rule, **setting)
     names = OPTIMIZERS[RULES[rule]].hyper
     return (

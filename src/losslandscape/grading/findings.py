@@ -23,8 +23,10 @@ class Finding:
     """What the tests of one rule found wrong, as the class report reads it.
 
     ``diagnosis`` is a mistake's id from :mod:`.diagnosis`, ``"ambiguous: <id> | <id>"``,
-    ``"unknown"`` (the path parts, not by a common mistake), or how the rule failed
-    (``"raised"``, ``"contract"``, ``"undefined"``, ``"sandbox"``).
+    what calling the rule showed (an id from :mod:`.probes`: ``"adam-t-off-by-one"``,
+    ``"momentum-inputs-changed"``...), ``"unknown"`` (the path parts, not by a common
+    mistake, and the calls show nothing), or how the rule failed (``"raised"``,
+    ``"contract"``, ``"undefined"``, ``"sandbox"``).
     ``first_divergent_epoch`` is where its path parts from the reference on the original
     notebook's run, if it was trained there. ``message`` is the student's line, with no
     hidden setting in it.

@@ -32,6 +32,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import plotly.offline
 
+from . import probes
 from .autograde import METADATA, rule_of
 from .diagnosis import CATALOGUE
 from .runs import RULES
@@ -61,7 +62,8 @@ class Row:
     max_points: float
     diagnosis: str
     """Empty for a rule with full marks; else a mistake's id, ``ambiguous: <id> | <id>``,
-    or one of :data:`OTHER_DIAGNOSES`."""
+    what calling the rule showed (an id of :mod:`.probes`, ``adam-t-off-by-one`` say), or
+    one of :data:`OTHER_DIAGNOSES`."""
     first_divergent_epoch: int | None
     """Where the rule's path parts from the reference on the original notebook's run."""
 
@@ -152,13 +154,15 @@ def _number(value):
 
 
 def meaning(diagnosis: str) -> str:
-    """A diagnosis in words: a mistake's explanation (and convention), or a failure's."""
+    """A diagnosis in words: a mistake's explanation (and convention), what calling the rule
+    showed, or a failure's."""
     if diagnosis.startswith("ambiguous: "):
         ids = diagnosis.removeprefix("ambiguous: ").split(" | ")
         return "One of: " + " ".join(meaning(i) for i in ids)
     mistake = CATALOGUE.get(diagnosis)
     if mistake is None:
-        return _sentence(OTHER_DIAGNOSES.get(diagnosis, diagnosis))
+        probed = probes.meaning(diagnosis)
+        return _sentence(probed or OTHER_DIAGNOSES.get(diagnosis, diagnosis))
     return " ".join(filter(None, [_sentence(mistake.explanation), mistake.convention]))
 
 

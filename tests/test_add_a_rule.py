@@ -59,15 +59,7 @@ def amsgrad():
 
 
 def python_run(landscape, setting):
-    (run,) = ll.train(
-        landscape,
-        ["AMSGrad"],
-        starts=[setting["start"]],
-        lrs=[setting["lr"]],
-        epochs=setting["epochs"],
-        hyperparameters={"AMSGrad": setting.get("hyperparameters", {})},
-    )
-    return run
+    return node_twin.library_run(landscape, {"method": "AMSGrad", **setting})
 
 
 def by_hand(landscape, setting):

@@ -64,11 +64,13 @@ test-fast: system lint
 	$(BIN)/pytest -m "not slow"
 
 # Timings live here, never in the tests: the library against the original notebook's loops,
-# grading, and the built book in Chromium (make book first).
+# grading, the built book in Chromium (make book first), and how many mistakes the feedback
+# names on the fixtures.
 bench: $(VENV)/installed
 	$(BIN)/python benchmarks/speed.py
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python benchmarks/grading.py
 	$(BIN)/python benchmarks/book.py
+	$(BIN)/python benchmarks/diagnosis.py
 
 # The instructor's flow (see README): nbgrader calls alembic, so the venv's bin goes on PATH.
 release: $(VENV)/installed

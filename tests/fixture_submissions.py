@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from losslandscape import grading
-from losslandscape.grading.diagnosis import mistakes_for
+from losslandscape.grading.mistakes import mistakes_for
 
 from .student_rules import CORRECT_OTHERWISE, OTHER_STATE_FORM, STUDENTS, answer_cell
 
@@ -428,7 +428,7 @@ CASES: dict[str, Case] = {
 
 
 def _mistake_cases() -> dict[str, Case]:
-    """Every mistake of the catalogue, in both versions a student wrote, as submissions.
+    """Every hand-written mistake of the catalogue, in both versions, as submissions.
 
     Case ``mistakes_<version><k>`` answers each rule with its k-th mistake in that
     version; a rule with fewer than k mistakes is answered by a correct rule written
@@ -436,12 +436,13 @@ def _mistake_cases() -> dict[str, Case]:
     where it keeps its state in another library's form, lose the steps tests' points).
     """
     cases = {}
-    most = max(len(mistakes_for(rule)) for rule in RULES)
+    handwritten = {rule: [m for m in mistakes_for(rule) if m.id in STUDENTS] for rule in RULES}
+    most = max(len(mistakes) for mistakes in handwritten.values())
     for version in (0, 1):
         for k in range(most):
             answers, points, diagnoses = {}, {}, {}
             for rule in RULES:
-                mistakes = mistakes_for(rule)
+                mistakes = handwritten[rule]
                 if k < len(mistakes):
                     step = STUDENTS[mistakes[k].id][version]
                     points[rule], diagnoses[rule] = 0, mistakes[k].id
@@ -449,7 +450,7 @@ def _mistake_cases() -> dict[str, Case]:
                     others = CORRECT_OTHERWISE[rule]
                     step, diagnoses[rule] = others[(k + version) % len(others)], ""
                     if step in OTHER_STATE_FORM:  # the right path, the state in another form
-                        points[rule], diagnoses[rule] = 3, "steps"
+                        points[rule], diagnoses[rule] = 3, OTHER_STATE_FORM[step]
                 answers[rule] = answer_cell(step, rule)
             cases[f"mistakes_{'ab'[version]}{k + 1}"] = Case(answers, points, diagnoses)
     return cases

@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from losslandscape.grading.diagnosis import MISTAKES
+from losslandscape.grading.mistakes import MISTAKES
 
 # --- Two versions of every mistake in the catalogue --------------------------
 
@@ -318,8 +318,10 @@ def adam_epsilon_hat_b(w, grad, m, v, t, lr, beta1, beta2, eps):
 STUDENTS = {
     mistake.id: tuple(globals()[f"{mistake.id.replace('-', '_')}_{v}"] for v in "ab")
     for mistake in MISTAKES
+    if f"{mistake.id.replace('-', '_')}_a" in globals()
 }
-"""Two hand-written versions of each mistake, found by name: a missing one fails here."""
+"""Two hand-written versions of the mistakes learners make most, found by name (the
+generated variants of :mod:`losslandscape.grading.mistakes` stand for the rest)."""
 
 # --- Correct rules written otherwise ---------------------------------------
 
@@ -371,9 +373,12 @@ CORRECT_OTHERWISE = {
     "adam_step": [adam_in_place_on_copies],
 }
 
-OTHER_STATE_FORM = (momentum_keras_form, nesterov_pytorch_form)
-"""Correct paths whose state is in another library's form: the steps tests, which check
-the state returned, fail them."""
+OTHER_STATE_FORM = {
+    momentum_keras_form: "momentum-lr-in-velocity",
+    nesterov_pytorch_form: "nesterov-gradient-sum",
+}
+"""Correct paths whose state is in another library's form, with the form's diagnosis: the
+steps tests, which check the state returned, fail them and name the library."""
 
 # --- Correct rules in styles that look like mistakes to a careless probe -------------
 
@@ -443,15 +448,154 @@ def adam_in_place_on_new_arrays(w, grad, m, v, t, lr, beta1, beta2, eps):
     return w - step, m_new, v_new
 
 
+def sgd_numpy_functions(w, grad, lr):
+    return np.subtract(w, np.multiply(lr, grad))
+
+
+def momentum_expanded(w, grad, velocity, lr, rho):
+    new_velocity = rho * velocity + grad
+    return w - lr * rho * velocity - lr * grad, new_velocity  # w - lr * new_velocity, expanded
+
+
+def nesterov_from_the_old_velocity(w, grad, velocity, lr, rho):
+    # w + v' + rho (v' - v) with v' = rho v - lr g, written in the old velocity
+    return w + rho * rho * velocity - (1 + rho) * lr * grad, rho * velocity - lr * grad
+
+
+def rmsprop_reciprocal(w, grad, sq_avg, lr, rho, eps):
+    sq_avg = rho * sq_avg + (1 - rho) * np.square(grad)
+    scale = np.reciprocal(np.sqrt(sq_avg) + eps)
+    return w - lr * grad * scale, sq_avg
+
+
+def adam_powers(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * np.power(grad, 2)
+    m_hat = m / (1 - np.power(beta1, t))
+    v_hat = v / (1 - np.power(beta2, t))
+    return w - lr * m_hat / (v_hat**0.5 + eps), m, v
+
+
 CORRECT_STYLES = {
-    "sgd_step": [sgd_copy_then_subtract, sgd_out_parameter],
-    "momentum_step": [momentum_out_parameters],
-    "nesterov_step": [nesterov_closure, nesterov_copies_in_place],
-    "rmsprop_step": [rmsprop_float64_scalars],
-    "adam_step": [adam_math_on_scalars, adam_in_place_on_new_arrays],
+    "sgd_step": [sgd_copy_then_subtract, sgd_out_parameter, sgd_numpy_functions],
+    "momentum_step": [momentum_out_parameters, momentum_expanded],
+    "nesterov_step": [nesterov_closure, nesterov_copies_in_place, nesterov_from_the_old_velocity],
+    "rmsprop_step": [rmsprop_float64_scalars, rmsprop_reciprocal],
+    "adam_step": [adam_math_on_scalars, adam_in_place_on_new_arrays, adam_powers],
 }
 """Correct rules (in place on copies or new arrays, ``out=``, a closure, NumPy float64
-scalars, ``math`` on the scalars): what calling them shows must be nothing."""
+scalars, ``math`` on the scalars, NumPy's functions, the algebra expanded or in the old
+state, ``** 0.5``): what calling them shows must be nothing, and they earn full marks."""
+
+
+# --- Mistakes learners publish, written anew ------------------------------------------
+
+
+def adam_eps_under_the_root(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+    return w - lr * m_hat / np.sqrt(v_hat + eps), m, v
+
+
+def adam_counts_from_zero(w, grad, m, v, t, lr, beta1, beta2, eps):
+    step = t - 1  # "the first step is step 0"
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    return w - lr * (m / (1 - beta1**step)) / (np.sqrt(v / (1 - beta2**step)) + eps), m, v
+
+
+def adam_counts_ahead(w, grad, m, v, t, lr, beta1, beta2, eps):
+    t += 1
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    m, v = m, v
+    return w - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps), m, v
+
+
+def adam_keeps_the_corrected_moments(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m = (beta1 * m + (1 - beta1) * grad) / (1 - beta1**t)
+    v = (beta2 * v + (1 - beta2) * grad * grad) / (1 - beta2**t)
+    return w - lr * m / (np.sqrt(v) + eps), m, v
+
+
+def adam_without_the_root(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    return w - lr * (m / (1 - beta1**t)) / (v / (1 - beta2**t) + eps), m, v
+
+
+def rmsprop_without_the_root(w, grad, sq_avg, lr, rho, eps):
+    sq_avg = rho * sq_avg + (1 - rho) * grad**2
+    return w - lr * grad / (sq_avg + eps), sq_avg
+
+
+def momentum_rho_as_a_literal(w, grad, velocity, lr, rho):
+    velocity = 0.9 * velocity + grad
+    return w - lr * velocity, velocity
+
+
+def adam_textbook_epsilon(w, grad, m, v, t, lr, beta1, beta2, eps):
+    eps = 1e-7  # a well-known textbook's value, not the argument
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    return w - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps), m, v
+
+
+def rmsprop_returns_the_state_first(w, grad, sq_avg, lr, rho, eps):
+    sq_avg = rho * sq_avg + (1 - rho) * grad**2
+    return sq_avg, w - lr * grad / (np.sqrt(sq_avg) + eps)
+
+
+def nesterov_look_ahead_sign_typo(w, grad, velocity, lr, rho):
+    new_velocity = rho * velocity - lr * grad
+    return w + new_velocity - rho * (new_velocity - velocity), new_velocity
+
+
+def momentum_cs231n(w, grad, velocity, lr, rho):
+    velocity = rho * velocity - lr * grad
+    return w + velocity, velocity
+
+
+def adam_in_float32(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m = (beta1 * m + (1 - beta1) * grad).astype(np.float32)
+    v = (beta2 * v + (1 - beta2) * grad**2).astype(np.float32)
+    return w - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps), m, v
+
+
+def momentum_in_place(w, grad, velocity, lr, rho):
+    velocity *= rho
+    velocity += grad
+    return w - lr * velocity, velocity
+
+
+def adam_bias_correction_until_1000(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    if t > 1000:  # "corrected long enough"
+        return w - lr * m / (np.sqrt(v) + eps), m, v
+    return w - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps), m, v
+
+
+REAL_WORLD = {
+    adam_eps_under_the_root: ("adam_step", "adam-eps-inside"),
+    adam_counts_from_zero: ("adam_step", "adam-t-minus-one"),
+    adam_counts_ahead: ("adam_step", "adam-t-plus-one"),
+    adam_keeps_the_corrected_moments: ("adam_step", "adam-corrected-stored"),
+    adam_without_the_root: ("adam_step", "adam-no-sqrt"),
+    rmsprop_without_the_root: ("rmsprop_step", "rmsprop-no-sqrt"),
+    momentum_rho_as_a_literal: ("momentum_step", "momentum-hyperparameter-ignored:rho"),
+    adam_textbook_epsilon: ("adam_step", "adam-hyperparameter-ignored:eps"),
+    rmsprop_returns_the_state_first: ("rmsprop_step", "rmsprop-wrong-return-order"),
+    nesterov_look_ahead_sign_typo: ("nesterov_step", "nesterov-sign-in-w-1"),
+    momentum_cs231n: ("momentum_step", "momentum-lr-in-velocity"),
+    adam_in_float32: ("adam_step", "adam-float32"),
+    momentum_in_place: ("momentum_step", "momentum-inputs-changed"),
+    adam_bias_correction_until_1000: ("adam_step", "adam-no-bias-correction-after-1000"),
+}
+"""Mistakes of the kinds learners publish (course homework, "from scratch" books, blog
+notebooks), written anew, with the diagnosis the grader must record: the last is the one
+only a hidden run that can tell catches, and no mistake or probe explains."""
 
 
 def answer_cell(step, rule: str) -> str:

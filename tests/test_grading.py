@@ -189,17 +189,23 @@ def test_a_wrong_rule_fails_naming_the_first_epoch_where_it_parts():
 @pytest.mark.parametrize(
     ("returned", "message"),
     [
-        ("[w, velocity]", "must return a tuple of 2 arrays, got a list"),
-        ("(w.tolist(), velocity)", "must return NumPy arrays, got a list"),
-        ("(w.ravel(), velocity)", "returned an array of shape"),
-        ("w", "must return a tuple of 2 arrays"),
+        ("[w, velocity]", "it returns a list: return a tuple, as return w_new, velocity_new"),
+        ("(w.tolist(), velocity)", "it returns a list as w_new: keep it the NumPy array"),
+        ("(w.ravel(), velocity)", r"it returns w_new of shape \(6,\) for weights of shape"),
+        ("w", "it returns a single array: return the tuple w_new, velocity_new"),
     ],
 )
-def test_returns_that_break_the_contract_fail_with_a_hint(returned, message):
+def test_returns_that_break_the_contract_fail_named_by_what_calling_the_rule_shows(
+    returned, message
+):
     namespace = {}
     exec(f"def momentum_step(w, grad, velocity, lr, rho):\n    return {returned}", namespace)
-    with fails_with(f"momentum_step fails at epoch 1: momentum_step {message}"):
-        grading.check_trajectory(namespace["momentum_step"], "momentum_step", epochs=3)
+    with grading.recording() as found:
+        with fails_with(f"momentum_step fails at epoch 1: {message}"):
+            grading.check_trajectory(namespace["momentum_step"], "momentum_step", epochs=3)
+        with fails_with(f"momentum_step: {message}"):
+            grading.check_steps(namespace["momentum_step"], "momentum_step", lr=0.1)
+    assert found["momentum_step"].diagnosis.startswith("momentum-")
 
 
 def test_nan_and_infinity_fail_cleanly():

@@ -31,7 +31,7 @@ def test_released_notebook_is_up_to_date_with_solutions(tmp_path):
 
 def test_released_notebook_gives_away_no_solution_or_hidden_test():
     text = RELEASED.read_text()
-    for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "check_steps", "np.sqrt(v_hat)"):
+    for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "check_hidden", "np.sqrt(v_hat)"):
         assert secret not in text
 
 

@@ -100,6 +100,9 @@ def test_each_peer_walks_our_path_or_the_documented_other_one(landscape, name, p
     mine = ours(optimizer.step)
     if peer.agrees:
         np.testing.assert_allclose(theirs, mine, rtol=0, atol=1e-10)
+        if peer.their_step is not None:  # the same path, their state
+            assert peer.difference
+            np.testing.assert_allclose(theirs, ours(peer.their_step), rtol=0, atol=1e-10)
     else:
         assert peer.difference and peer.their_step is not None
         np.testing.assert_allclose(theirs, ours(peer.their_step), rtol=0, atol=1e-10)

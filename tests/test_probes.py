@@ -407,7 +407,7 @@ CORRECT_IDS = [f"{rule}-{step.__name__}" for rule, step in CORRECT]
 
 
 def test_the_correct_styles_are_many_and_other_state_forms_are_among_the_correct():
-    assert sum(map(len, CORRECT_STYLES.values())) >= 5
+    assert sum(map(len, CORRECT_STYLES.values())) >= 13
     assert all(any(step is s for _, s in CORRECT) for step in OTHER_STATE_FORM)
 
 
@@ -535,21 +535,38 @@ def test_a_path_no_common_mistake_explains_is_named_by_the_probes_in_the_hidden_
     assert numbers <= set(re.findall(r"\d+", hidden.split("from epoch")[1])), hidden
 
 
+def adam_beta2_typed_in(w, grad, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * grad
+    v = 0.99 * v + (1 - 0.99) * grad * grad
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - 0.99**t)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
 def test_a_path_no_common_mistake_explains_is_named_by_the_probes_in_the_visible_test(capsys):
+    explanation = ignored("beta2")
+    with grading.recording() as record:
+        visible = _raised(grading.check_trajectory, adam_beta2_typed_in, "adam_step", epochs=5)
+    assert re.fullmatch(
+        rf"adam_step: {re.escape(explanation)}; from epoch \d+ your weights are \(\S+ \S+\), "
+        r"the reference's \(\S+ \S+\)",
+        visible,
+    ), visible
+    assert record["adam_step"].diagnosis == "adam-hyperparameter-ignored:beta2"
+    grading.self_check(adam_beta2_typed_in, "adam_step")
+    assert flat(capsys.readouterr().out).startswith(f"adam_step: {explanation}; from epoch ")
+
+
+def test_t_off_by_one_is_named_by_the_catalogue_in_the_probes_words():
     explanation = (
         f"it uses t + 1 where t belongs: t counts this step already, from 1, so use it as given "
         f"{ADAM_T}"
     )
     with grading.recording() as record:
         visible = _raised(grading.check_trajectory, adam_t_ahead, "adam_step", epochs=5)
-    assert re.fullmatch(
-        rf"adam_step: {re.escape(explanation)}; from epoch 1 your weights are \(\S+ \S+\), "
-        r"the reference's \(\S+ \S+\)",
-        visible,
-    ), visible
-    assert record["adam_step"].diagnosis == "adam-t-off-by-one"
-    grading.self_check(adam_t_ahead, "adam_step")
-    assert flat(capsys.readouterr().out).startswith(f"adam_step: {explanation}; from epoch 1 ")
+    assert flat(visible).startswith(f"adam_step: {explanation}; from epoch 1 your weights are")
+    assert record["adam_step"].diagnosis == "adam-t-plus-one"
+    assert probes.probe(adam_t_ahead, "adam_step")[0].explanation == explanation
 
 
 def test_other_findings_follow_on_lines_of_their_own():

@@ -22,7 +22,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from losslandscape.grading import report
-from losslandscape.grading.diagnosis import CATALOGUE
+from losslandscape.grading.mistakes import CATALOGUE
 
 from .single_file import WAYS, open_page, serve_files  # noqa: F401 (fixture)
 

@@ -204,6 +204,50 @@ def adam_step(w, grad, m, v, t, lr, beta1, beta2, eps):
 
 
 @documented
+def momentum_lr_in_velocity_step(w, grad, velocity, lr, rho):
+    r"""SGD-Momentum as Keras (and CS231n's notes) write it: the learning rate in the velocity.
+
+    Args:
+        w: The weights :math:`w_{t-1}`, an array of any shape (or a float).
+        grad: The gradient :math:`g_t` of the cost at ``w``, of the same shape.
+        velocity: :math:`v_{t-1}`, the previous steps: :math:`-\eta` times
+            :func:`momentum_step`'s velocity (zeros at the start).
+        lr: The learning rate :math:`\eta`, a positive number.
+        rho: As in :func:`momentum_step`.
+
+    Returns:
+        The tuple ``(w, velocity)`` of new arrays.
+
+    For a constant learning rate, the same path as :func:`momentum_step`; the state is
+    another, and a learning rate that changes during training changes the paths apart.
+    """
+    velocity = rho * velocity - lr * grad
+    return w + velocity, velocity
+
+
+@documented
+def nesterov_gradient_sum_step(w, grad, velocity, lr, rho):
+    r"""Nesterov-SGD as PyTorch writes it: a decaying sum of gradients as the state.
+
+    Args:
+        w: The weights :math:`w_{t-1}`, an array of any shape (or a float).
+        grad: The gradient :math:`g_t` of the cost at ``w``, of the same shape.
+        velocity: :math:`b_{t-1}`, the decaying sum of gradients: :math:`-1/\eta` times
+            :func:`nesterov_step`'s velocity (zeros at the start).
+        lr: The learning rate :math:`\eta`, a positive number.
+        rho: As in :func:`nesterov_step`.
+
+    Returns:
+        The tuple ``(w, velocity)`` of new arrays.
+
+    For a constant learning rate, the same path as :func:`nesterov_step`; the state is
+    another.
+    """
+    velocity = rho * velocity + grad
+    return w - lr * (grad + rho * velocity), velocity
+
+
+@documented
 def adagrad_eps_inside_step(w, grad, sum_sq, lr, eps):
     r"""AdaGrad as Keras and optax write it: ``eps`` inside the square root.
 
@@ -471,7 +515,9 @@ _REGISTRY: dict[str, Optimizer] = {
                     "Keras",
                     "keras.optimizers.SGD(learning_rate=lr, momentum=rho)",
                     True,
-                    "keeps v = rho v - lr g, equal for a constant learning rate",
+                    "keeps the learning rate in the velocity (v = rho v - lr g, w + v): the "
+                    "same path for a constant learning rate, another state",
+                    momentum_lr_in_velocity_step,
                 ),
                 Peer("optax", "optax.sgd(lr, momentum=rho)", True),
             ),
@@ -489,6 +535,9 @@ _REGISTRY: dict[str, Optimizer] = {
                     "PyTorch",
                     "torch.optim.SGD(params, lr=lr, momentum=rho, nesterov=True)",
                     True,
+                    "keeps a decaying sum of gradients (b = rho b + g, w - lr (g + rho b)): "
+                    "the same path for a constant learning rate, another state",
+                    nesterov_gradient_sum_step,
                 ),
                 Peer(
                     "Keras",

@@ -21,6 +21,7 @@ from ._worker import RuleFailure
 from .diagnosis import diagnose, original_parting, run_key
 from .findings import RANK_FAILURE, RANK_HIDDEN, RANK_VISIBLE, record
 from .messages import failed, hidden_message, with_hint, wrapped
+from .mistakes import mistakes_for, outputs, same_outputs, state_forms
 from .runs import (
     RULES,
     TOLERANCE,
@@ -48,10 +49,10 @@ def check_trajectory(step: Callable, name: str, *, hidden: bool = False, **setti
     if epoch is None:
         return
     if _broke(failure, epoch):
-        record(name, failure.kind, RANK_FAILURE)
         if hidden:
+            record(name, failure.kind, RANK_FAILURE)
             raise failed(hidden_message(name, failure.kind, epoch))
-        raise failed(f"{name} fails at epoch {epoch}: {failure}")
+        raise failed(_failure_named(step, name, failure, f"{name} fails at epoch {epoch}"))
     diagnosis = _diagnose(
         step, name, [(setting, weights)], rank=RANK_HIDDEN if hidden else RANK_VISIBLE
     )
@@ -123,14 +124,54 @@ def check_steps(
     except RuleFailure as failure:
         if hidden:
             raise failed(hidden_message(name, failure.kind)) from None
-        raise failed(f"{name}: {failure}") from None
+        raise failed(_failure_named(step, name, failure, name)) from None
     if changed is not None:
         record(name, changed.id, RANK_FAILURE, None, changed.message)
         raise failed(f"{prefix}: {changed.explanation}")
     for t, (mine, theirs) in enumerate(zip(got, wants, strict=True), start=1):
         for label, a, b in zip(("w_new", *optimizer.state), mine, theirs, strict=True):
             if not np.allclose(a, b, rtol=TOLERANCE, atol=TOLERANCE):
-                raise failed(f"{prefix}: step {t} gives a wrong {label}")
+                raise failed(_wrong_steps(step, name, calls, got, f"{prefix}, step {t}", label))
+
+
+def _failure_named(step: Callable, name: str, failure: RuleFailure, where: str) -> str:
+    """The message of a rule that failed: for one that returned something else than its
+    arrays, what calling it shows (a list, the wrong order, ...; :func:`.probes.probe`),
+    recorded; else the failure itself (an exception's own message and line say more)."""
+    found = []
+    if failure.kind == "contract":
+        try:
+            found = probes.probe(step, name)
+        except SandboxError:
+            found = []
+    if not found:
+        record(name, failure.kind, RANK_FAILURE)
+        return f"{where}: {failure}"
+    record(name, found[0].id, RANK_FAILURE, None, found[0].message)
+    return f"{where}: {found[0].explanation}"
+
+
+def _wrong_steps(step: Callable, name: str, calls: list, got: list, where: str, label: str) -> str:
+    """The message of a steps test whose step ``where`` gives a wrong ``label``: the
+    catalogue's mistake (or another library's form of the state) that returns what the rule
+    returned on every call, else what calling the rule shows (:func:`.probes.probe`),
+    recorded; else only where."""
+    for mistake in (*mistakes_for(name), *state_forms(name)):
+        if all(
+            same_outputs(tuple(mine), outputs(mistake.step, args), TOLERANCE)
+            for mine, args in zip(got, calls, strict=True)
+        ):
+            said = [f"{name}: {mistake.explanation}", mistake.convention]
+            record(name, mistake.id, RANK_FAILURE, None, "\n".join(filter(None, said)))
+            return "\n".join(filter(None, [f"{where}: {mistake.explanation}", mistake.convention]))
+    try:
+        found = probes.probe(step, name)
+    except SandboxError:
+        found = []
+    if found:
+        record(name, found[0].id, RANK_FAILURE, None, found[0].message)
+        return f"{where}: {found[0].explanation}"
+    return f"{where} gives a wrong {label}"
 
 
 def check_hidden_steps(step: Callable, name: str) -> None:
@@ -159,14 +200,17 @@ def check_hidden_trajectories(step: Callable, name: str) -> None:
         record(name, failure.kind, RANK_FAILURE)
         raise failed(hidden_message(name, failure.kind, epoch))
     diagnosis = _diagnose(step, name, [(s, w) for s, w, _, _ in runs], rank=RANK_HIDDEN)
-    raise failed(_hidden(diagnosis))
+    # The first hidden run is the visible one's setting, all 1000 epochs of it.
+    raise failed(_hidden(diagnosis, visible_shows=runs[0][3] is not None))
 
 
-def _hidden(diagnosis) -> str:
+def _hidden(diagnosis, visible_shows: bool = True) -> str:
     """A hidden test's message of ``diagnosis``; with the hint on what hidden tests vary
     unless calling the rule showed what is wrong (which the visible tests may not show)."""
     message = diagnosis.message(hidden=True)
-    return message if diagnosis.verdict == "probed" else with_hint(message)
+    if diagnosis.verdict == "probed":
+        return message
+    return with_hint(message, visible_shows)
 
 
 def _note_inputs_changed(step: Callable, name: str) -> None:
@@ -197,6 +241,8 @@ def _diagnose(step: Callable, name: str, runs: list, rank: int):
             break
         runs.append((setting, weights))
     diagnosis = diagnose(name, runs)
+    if diagnosis.verdict == "ambiguous":
+        diagnosis = diagnosis.settled(probes.settle(step, name, diagnosis.mistakes))
     if diagnosis.verdict == "unknown":
         found = probes.probe(step, name)
         if found:

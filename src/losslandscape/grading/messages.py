@@ -64,10 +64,19 @@ def point(row: Sequence[float]) -> str:
     return f"({row[0]:.10g}, {row[1]:.10g})"
 
 
-def with_hint(message: str) -> str:
-    """``message`` with the hint on what hidden tests vary after its first line."""
+_HIDDEN_ONLY_HINT = (
+    "Hidden tests use other starts, learning rates, hyperparameters, shapes and run "
+    "lengths, and your rule follows the reference on the visible run: try self_check with "
+    "other settings (start=, lr=, epochs=, hyperparameters=)."
+)
+
+
+def with_hint(message: str, visible_shows: bool = True) -> str:
+    """``message`` with the hint on what hidden tests vary after its first line; pointing to
+    the visible tests only where they show the mistake (``visible_shows``)."""
     first, *notes = message.split("\n")
-    return "\n".join([f"{first}. {_HIDDEN_HINT}", *notes])
+    hint = _HIDDEN_HINT if visible_shows else _HIDDEN_ONLY_HINT
+    return "\n".join([f"{first}. {hint}", *notes])
 
 
 def hidden_message(name: str, kind: str, epoch: int | None = None) -> str:

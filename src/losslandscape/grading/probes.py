@@ -36,6 +36,7 @@ import numpy as np
 
 from ..optimizers import OPTIMIZERS, Hyperparameter, Optimizer
 from . import _worker
+from .mistakes import Mistake, fingerprint_arguments, outputs, same_outputs
 from .runs import RULES, TOLERANCE, graded_function
 from .sandbox import RuleProxy, SandboxError
 
@@ -219,6 +220,35 @@ def probe(step: Callable, name: str) -> list[ProbeFinding]:
     if base.changed:
         findings.append(_inputs_changed(rule, [inputs.names[i] for i in base.changed]))
     return findings
+
+
+def settle(step: Callable, name: str, candidates: Sequence[Mistake]) -> tuple[Mistake, ...]:
+    """Which of ``candidates`` (mistakes whose paths all match the student's) ``step``
+    makes, told by calling it on :func:`.mistakes.fingerprint_arguments`, where different
+    rules return different results; all of them where the calls cannot tell (the rule
+    raises there, or cannot be called)."""
+    rule = graded_function(name)
+    calls = fingerprint_arguments(rule)
+    try:
+        got = [_call(step, args).result for args in calls]
+        got = [tuple(np.asarray(x, dtype=float) for x in _as_tuple(r)) for r in got]
+    except (_Stop, SandboxError, TypeError, ValueError):
+        return tuple(candidates)
+    kept = tuple(
+        mistake
+        for mistake in candidates
+        if all(
+            same_outputs(mine, outputs(mistake.step, args), TOLERANCE)
+            for mine, args in zip(got, calls, strict=True)
+        )
+    )
+    return kept or tuple(m for m in candidates if "+" not in m.id) or tuple(candidates)
+
+
+def _as_tuple(result) -> tuple:
+    if result is None:
+        raise TypeError("no result")
+    return tuple(result) if isinstance(result, list | tuple) else (result,)
 
 
 def inputs_changed(step: Callable, name: str, args: Sequence) -> ProbeFinding | None:

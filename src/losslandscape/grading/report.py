@@ -34,7 +34,7 @@ import plotly.offline
 
 from . import probes
 from .autograde import METADATA, rule_of
-from .diagnosis import CATALOGUE
+from .mistakes import find
 from .runs import RULES
 
 COLUMNS = ("student", "rule", "points", "max_points", "diagnosis", "first_divergent_epoch")
@@ -45,9 +45,8 @@ OTHER_DIAGNOSES = {
     "undefined": "the answer cell does not define the rule",
     "sandbox": "the sandbox stopped the rule (time, memory, or the process ended)",
     "unknown": "the path parts from the reference, though not by a common mistake",
-    "steps": "the path is right, a steps test is not: the state returned is in another "
-    "form (Keras's velocity, say), an input is changed in place, or the step is right on "
-    "the training loop's arrays only",
+    "steps": "the path is right, a steps test is not: the step is right on some arrays "
+    "only (the training loop's, say)",
     "other": "a test failed for another reason; the student's feedback shows it",
     "ungradable": "the notebook could not be read",
 }
@@ -159,7 +158,7 @@ def meaning(diagnosis: str) -> str:
     if diagnosis.startswith("ambiguous: "):
         ids = diagnosis.removeprefix("ambiguous: ").split(" | ")
         return "One of: " + " ".join(meaning(i) for i in ids)
-    mistake = CATALOGUE.get(diagnosis)
+    mistake = find(diagnosis)
     if mistake is None:
         probed = probes.meaning(diagnosis)
         return _sentence(probed or OTHER_DIAGNOSES.get(diagnosis, diagnosis))

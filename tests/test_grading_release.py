@@ -43,6 +43,14 @@ def test_notebooks_validate(notebook, flags):
     assert "WARNING" not in result.stdout + result.stderr  # quiet: nothing to learn to ignore
 
 
+def test_the_released_notebook_validates_quietly_in_a_students_folder(tmp_path):
+    folder = tmp_path / "home" / ASSIGNMENT  # as fetched: no course folder around it
+    shutil.copytree(RELEASED.parent, folder)
+    result = nbgrader(folder, "validate", "--invert", f"{ASSIGNMENT}.ipynb")
+    assert "Success!" in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "WARNING" not in result.stdout + result.stderr
+
+
 def _links(notebook):
     cells = json.loads(notebook.read_text())["cells"]
     text = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")

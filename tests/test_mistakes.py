@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from losslandscape import grading, optimizers
-from losslandscape.grading import mistakes, probes, runs, settings
+from losslandscape.grading import mistakes, probes, report, runs, settings
 from losslandscape.grading.diagnosis import diagnose
 from losslandscape.grading.mistakes import MISTAKES
 
@@ -117,6 +117,21 @@ def test_a_generated_mistake_is_the_rule_with_the_one_change():
 def test_every_mistake_is_named_on_its_own(mistake):
     found = named(mistake.step, mistake.rule, runs_of(mistake.step, mistake.rule))
     assert found.mistake is mistake, found.message()
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=lambda m: m.id)
+def test_the_visible_test_self_check_and_the_report_name_every_mistake_alike(mistake, capsys):
+    rule = mistake.rule
+    with grading.recording() as found, pytest.raises(AssertionError) as failure:
+        grading.check_trajectory(mistake.step, rule)
+    said = f"{rule}: {mistake.explanation}; "
+    assert " ".join(str(failure.value).split()).startswith(said)
+    grading.self_check(mistake.step, rule)
+    assert " ".join(capsys.readouterr().out.split()).startswith(said)
+    assert found[rule].diagnosis == mistake.id
+    meaning = report.meaning(mistake.id)
+    assert meaning.startswith(mistake.explanation[0].upper() + mistake.explanation[1:] + ".")
+    assert meaning.endswith(mistake.convention)
 
 
 def _partner(mistake):

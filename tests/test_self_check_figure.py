@@ -240,15 +240,30 @@ def test_a_path_that_stops_being_finite_is_drawn_as_far_as_it_goes():
 
 
 def test_a_rule_that_fails_where_it_parts_has_only_the_reference_point_marked():
-    weights, expected, epoch, fig = drawn("raising")
+    weights, expected, epoch, _ = drawn("raising")
     assert epoch == 42 and np.isnan(weights[42:]).all()
+    fig = grading.self_check(sgd_raising_past_14_5, "sgd_step")
+    # why there is no path: the exception and its line, not "not finite"
     assert title(fig) == (
-        "Your sgd_step leaves the reference at epoch 42: its weights are not finite"
+        "Your sgd_step could not be trained from epoch 42<br><sup>ValueError: a bug of the "
+        "student's (line 4 of sgd_raising_past_14_5)</sup>"
     )
     theirs = the(fig, "reference at epoch 42")
     assert (theirs.x[0], theirs.y[0]) == tuple(expected[42])
     assert not traces(fig, "yours at epoch 42")
-    assert any("nothing to zoom into" in text for text in subplot_titles(fig))
+    assert any("your rule stopped" in text for text in subplot_titles(fig))
+
+
+def test_a_rule_that_returns_a_list_is_told_so_above_the_figure():
+    def momentum_step(w, grad, velocity, lr, rho):
+        velocity = rho * velocity + grad
+        return [w - lr * velocity, velocity]
+
+    fig = grading.self_check(momentum_step)
+    assert title(fig) == (
+        "Your momentum_step could not be trained from epoch 1<br><sup>it returns a list: "
+        "return a tuple, as return w_new, velocity_new does</sup>"
+    )
 
 
 def test_the_bulky_arrays_are_float32_and_the_points_float64():

@@ -124,10 +124,21 @@ class RuleFailure(Exception):
         return {"kind": self.kind, "message": str(self)[:500], "epoch": self.epoch}
 
 
-def describe(error):
-    """As Python names an exception: its type, then ``: message`` if it has one."""
+def describe(error, step=None):
+    """As Python names an exception: its type, then ``: message`` if it has one; raised
+    by ``step``, the line of ``step`` it was raised from (its ``def`` is line 1)."""
     message = str(error)
-    return (f"{type(error).__name__}: {message}" if message else type(error).__name__)[:500]
+    text = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    code = getattr(step, "__code__", None)
+    frame = error.__traceback__
+    line = None
+    while code is not None and frame is not None:
+        if frame.tb_frame.f_code is code:
+            line = frame.tb_lineno - code.co_firstlineno + 1
+        frame = frame.tb_next
+    if line is not None:
+        text += f" (line {line} of {step.__name__})"
+    return text[:500]
 
 
 def checked_call(step, name, n_state, args, epoch=None):
@@ -140,7 +151,7 @@ def checked_call(step, name, n_state, args, epoch=None):
     try:
         result = step(*args)
     except Exception as exc:
-        raise RuleFailure("raised", describe(exc), epoch) from None
+        raise RuleFailure("raised", describe(exc, step), epoch) from None
     arrays = (result,) if n_state == 0 else result
     if n_state and not (isinstance(result, tuple) and len(result) == n_state + 1):
         raise RuleFailure(
@@ -249,7 +260,7 @@ def _run_job(source, name, job):
         try:
             reply = {"result": encode(rule(*args))}
         except Exception as exc:
-            reply = {"failure": RuleFailure("raised", describe(exc)).as_dict()}
+            reply = {"failure": RuleFailure("raised", describe(exc, rule)).as_dict()}
         reply["changed"] = {
             str(i): encode(arg)
             for i, (arg, old) in enumerate(zip(args, before, strict=True))

@@ -265,10 +265,14 @@ def self_check(step: Callable, name: str | None = None, **setting):
     weights, failure = run_trajectory(step, name, job_setting(name, **setting))
     expected = reference(name, **setting)
     epoch = first_parting(weights, expected)
+    stopped = None
     if failure is not None and failure.kind != "not finite":
-        print(wrapped(f"{name} could not be trained: at epoch {failure.epoch}, {failure}"))
+        where = f"{name} could not be trained from epoch {failure.epoch}"
+        said = _failure_named(step, name, failure, where)
+        stopped = (failure.epoch, said.removeprefix(f"{where}: "))
+        print(wrapped(said))
     elif epoch is None:
         print(f"{name} follows the reference for all {len(expected) - 1} epochs.")
     else:
         print(wrapped(_diagnose(step, name, [(setting, weights)], rank=RANK_FAILURE).message()))
-    return comparison_figure(name, weights, expected, epoch, landscape())
+    return comparison_figure(name, weights, expected, epoch, landscape(), stopped)

@@ -39,10 +39,17 @@ class _Side(NamedTuple):
 
 
 def comparison_figure(
-    name: str, weights: np.ndarray, expected: np.ndarray, epoch: int | None, surface: Landscape
+    name: str,
+    weights: np.ndarray,
+    expected: np.ndarray,
+    epoch: int | None,
+    surface: Landscape,
+    stopped: tuple[int, str] | None = None,
 ) -> go.Figure:
     """Rule ``name``'s path ``weights`` against the reference's ``expected`` (both
-    ``(epochs + 1, 2)``), which part at ``epoch`` (None if they agree), on ``surface``.
+    ``(epochs + 1, 2)``), which part at ``epoch`` (None if they agree), on ``surface``;
+    ``stopped`` is the epoch and the reason where the rule itself failed (it raised,
+    returned a list, ...), which the title says rather than "not finite".
 
     Left, the map at the original notebook's spacing, extended to both paths; right, a zoom
     on the two points at ``epoch`` and the paths' distance per epoch. Rows of ``weights``
@@ -136,6 +143,8 @@ def comparison_figure(
         why = (
             "the paths agree<br>at every epoch"
             if epoch is None
+            else "your rule stopped<br>before the paths part"
+            if stopped is not None
             else "the paths part where<br>your weights are not finite"
         )
         # In paper coordinates: plotly.js drops an axis without traces, and "x2 domain" with it.
@@ -163,7 +172,7 @@ def comparison_figure(
     _add_distance(fig, sides, epoch, apart, distance)
     fig.update_layout(
         title={
-            "text": _title(name, len(expected) - 1, epoch, apart, lost),
+            "text": _title(name, len(expected) - 1, epoch, apart, lost, stopped),
             "x": 0.01,
             "y": 0.985,
             "yanchor": "top",
@@ -291,7 +300,10 @@ def _epochs(epochs: np.ndarray) -> str:
     return f"{len(epochs)} epochs"
 
 
-def _title(name, last, epoch, apart, lost) -> str:
+def _title(name, last, epoch, apart, lost, stopped=None) -> str:
+    if stopped is not None and (apart is None or lost is not None):
+        at, why = stopped
+        return f"Your {name} could not be trained from epoch {at}<br><sup>{why}</sup>"
     if epoch is None:
         return (
             f"Your {name} follows the reference at all {last} epochs "

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -137,8 +138,8 @@ def _call_in_sandbox(step: RuleProxy, args: Sequence) -> _Outcome:
 
 
 def _exception_type(described: str) -> str:
-    """The type in :func:`._worker.describe`'s ``Type: message``."""
-    name = described.partition(":")[0].strip()
+    """The type in :func:`._worker.describe`'s ``Type: message (line n of rule)``."""
+    name = re.split(r"[:(]", described, maxsplit=1)[0].strip()
     return name if name.isidentifier() and len(name) <= 80 else "an exception"
 
 

@@ -11,6 +11,10 @@ tests read the drawn figure from the DOM and check:
   ``.updatemenu-container``) lie within the figure and overlap neither one another nor
   what they would hide: a plot's data area (each cartesian subplot's ``.nsewdrag``, each
   3D scene's ``div``), a title of the figure, of an axis or of a subplot, or an annotation;
+- on a phone, every plot is drawn high enough to read: each subplot's data area and each 3D
+  scene's cube (the smaller of its scene's sides) at least ``MIN_PLOT`` pixels, a strip of
+  cost curves under its map ``MIN_STRIP``; a picture (axes hidden, such as the digits) is
+  not a plot;
 - every path drawn on a map starts and ends in sight: its first point (as the page opens)
   and its last (in the last animation frame, for a race) lie within the map's axis ranges,
   and, on a 2D map, their points on the screen lie under none of the controls above. A 3D
@@ -41,6 +45,10 @@ pytestmark = pytest.mark.slow
 
 SIZES = {"phone": (390, 844), "tablet": (768, 1024), "laptop": (1280, 900)}
 PAGES = [*CHAPTERS, *REFERENCE]
+# Pixels of height a plot keeps on a phone; a strip of cost curves under its map (a figure's
+# further subplots) keeps about half of that, as on a laptop (145 to 182 px there).
+MIN_PLOT = 250
+MIN_STRIP = 120
 
 # Every rendered figure's boxes in page pixels (x, y, width, height), and the points where
 # its map paths start and end, in data and on the screen.
@@ -126,7 +134,17 @@ READ_FIGURES = r"""() => {
       };
       paths.push({name: `${trace.name || 'trace'} (trace ${i})`, start: where(first), end: where(end)});
     });
-    return {id, hidden: false, figure, controls, covered, paths,
+    // How high each plot is drawn: a 3D scene's cube (the smaller of its sides), a
+    // subplot's data area. A picture, with its axes hidden, is not a plot.
+    const plots = scenes.map((key) => {
+      const b = drawn(layout[key]._scene.container);
+      return {name: `3D ${key}`, height: Math.min(b.width, b.height), strip: false};
+    });
+    for (const [id, {xaxis, yaxis}] of Object.entries(layout._plots || {})) {
+      if (xaxis.visible === false && yaxis.visible === false) continue;
+      plots.push({name: `plot area ${id}`, height: yaxis._length, strip: id !== 'xy'});
+    }
+    return {id, hidden: false, figure, controls, covered, paths, plots,
             width: document.documentElement.clientWidth};
   });
 }"""
@@ -259,5 +277,22 @@ def test_every_path_starts_and_ends_in_sight(sized, page):
                             f"{where} {point['point']}: under the {control['name']} "
                             f"{_rounded(control['box'])}"
                         )
+    assert problems == [], "\n".join(problems)
+    assert tab.errors == [], (size, page)
+
+
+@pytest.mark.parametrize("sized", ["phone"], indirect=True)
+@pytest.mark.parametrize("page", PAGES)
+def test_every_plot_is_big_enough_to_read_on_a_phone(sized, page):
+    tab, size, figures = _figures(sized, page)
+    problems = []
+    for fig in figures:
+        for plot in fig["plots"]:
+            least = MIN_STRIP if plot["strip"] else MIN_PLOT
+            if plot["height"] < least:
+                problems.append(
+                    f"{size} {page} #{fig['id']}: {plot['name']} is drawn "
+                    f"{plot['height']:.0f} px high, under {least}"
+                )
     assert problems == [], "\n".join(problems)
     assert tab.errors == [], (size, page)

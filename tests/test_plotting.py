@@ -10,6 +10,7 @@ from IPython.display import HTML
 import losslandscape as ll
 from losslandscape import plotting as lp
 from losslandscape import widgets
+from losslandscape.plotting.landscape import NARROW_BELOW
 
 W250, W251 = lp.weight_label((5, 250)), lp.weight_label((5, 251))
 
@@ -45,6 +46,29 @@ def test_landscape_figure_names_axes_and_gives_each_surface_its_own_colour_bar(m
     cividis = go.Surface(colorscale="Cividis").colorscale
     assert all(t.colorscale == cividis for t in fig.data)
     assert [a.text for a in fig.layout.annotations] == ["N = 100", "N = 1,000"]
+
+
+def test_landscape_figure_carries_its_scenes_stacked_for_a_narrow_page(mnist, surface):
+    other = lp.Surface.of(ll.Landscape(1000, data=mnist), ll.SEED_W_A, ll.SEED_W_B)
+    fig = lp.landscape_figure([surface, other])
+    narrow = fig.layout.meta["narrow"]
+    assert narrow["below"] == NARROW_BELOW
+    # The wide arrangement is the figure as drawn, so the page can go back to it.
+    traces, layout = narrow["wide"]
+    assert layout["scene2.domain"] == fig.layout.scene2.domain.to_plotly_json()
+    assert traces["colorbar.x"] == [t.colorbar.x for t in fig.data]
+    traces, layout = narrow["narrow"]
+    top, bottom = layout["scene.domain"], layout["scene2.domain"]
+    # One above the other, each over most of the width, its title above it, its colour bar
+    # right of it, beside its own scene only.
+    assert top["x"] == bottom["x"] and top["x"][1] - top["x"][0] > 0.8
+    assert bottom["y"][1] < top["y"][0]
+    assert (
+        layout["annotations[0].y"] == top["y"][1] and layout["annotations[1].y"] == bottom["y"][1]
+    )
+    assert all(top["x"][1] < x <= 1 for x in traces["colorbar.x"])
+    assert [bottom["y"][0] < y < bottom["y"][1] for y in traces["colorbar.y"]] == [False, True]
+    assert layout["height"] > fig.layout.height
 
 
 def test_contour_race_has_titled_axes_no_rainbow_and_a_frame_every_20_epochs(surface, runs):
@@ -308,5 +332,6 @@ def test_landscape_cameras_are_linked_live_and_in_static_html(mnist, surface, mo
     monkeypatch.setenv(lp.STATIC_ENV, "1")
     html = lp.show(fig, "landscape").data
     assert 'getElementById("landscape")' in html and "plotly_relayouting" in html
+    assert "gd.layout.meta.narrow" in html  # the page stacks the scenes when narrow
     single = lp.show(lp.race_3d_figure(surface, [ll.train(ll.Landscape(100, data=mnist))[0]]), "x")
-    assert "plotly_relayouting" not in single.data
+    assert "plotly_relayouting" not in single.data and "meta.narrow" not in single.data

@@ -147,6 +147,37 @@ def test_the_twin_refuses_bad_settings_as_the_library_does(exported):
     assert results[2]["error"] == "lr must be a positive finite number, got -1"
 
 
+def test_runs_trained_side_by_side_are_each_the_run_trained_alone(exported, mnist):
+    """Model.runs, which the panels call, evaluates four runs' costs in one pass over the
+    images: each run is, bit for bit, the one train() gives alone, and the library's."""
+    landscape = ll.Landscape(250, data=mnist)
+    # At lr = 1e308 with a tiny eps, RMSProp's weights overflow at epoch 1 and Adam's at 3,
+    # so the runs trained four at a time change places; runs end at different epochs.
+    tiny = {"Adam": {"eps": 1e-300}, "RMSProp": {"eps": 1e-300}}
+    settings = [
+        {
+            "method": m,
+            "lr": lr,
+            "start": start,
+            "epochs": epochs,
+            "hyperparameters": tiny.get(m, {}),
+        }
+        for lr, start, epochs in [(1e308, [-9.0, 15.0], 40), (0.7, [3.0, -4.0], 300)]
+        for m in ll.SEED_METHODS
+    ]
+    settings[7]["epochs"] = 1
+    (together,) = node_twin.call(exported, [{"call": "runs", "args": {"n": 250, "runs": settings}}])
+    assert together == node_twin.train(exported, [{**s, "n": 250} for s in settings])
+    assert [run["divergedAt"] for run in together[:5]] == [None, None, None, 1, 3]
+    for request, result in zip(settings, together, strict=True):
+        run = node_twin.library_run(landscape, request)
+        assert result["divergedAt"] == run.diverged_at
+        weights = np.array(result["weights"], dtype=float)
+        np.testing.assert_allclose(weights, run.weights, rtol=1e-9, atol=1e-9, equal_nan=True)
+        costs = np.array(result["costs"], dtype=float)
+        np.testing.assert_allclose(costs, run.costs, rtol=1e-9, atol=1e-9, equal_nan=True)
+
+
 # Any N from 1 to all: the twin slices the arrays of all the images.
 ANY_N = [1, 37, 250, 4000, 6309]
 

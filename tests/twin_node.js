@@ -7,6 +7,8 @@
  *   "train"       args: train() options
  *   "grid"        args: grid() options {n, wa, wb}
  *   "model"       args: n; gives the model's n and rest
+ *   "runs"        args: {n, runs}: Model.runs of the runs' train() options, as train()
+ *                 gives each
  *   "panelViews"  args: a list of panelView() settings, each drawn after the one before
  *                 (as a panel's controls move); gives each view.
  */
@@ -49,6 +51,12 @@ async function answer(request) {
     return { weights: weights.map(finite), costs: finite(costs), divergedAt };
   }
   if (call === "grid") return { z: (await twin.grid(args)).map(finite) };
+  if (call === "runs") {
+    const model = await twin.model(args.n);
+    return model.runs(args.runs).map(({ weights, costs, divergedAt }) => ({
+      weights: pairs(weights), costs: finite(costs), divergedAt,
+    }));
+  }
   if (call === "model") {
     const model = await twin.model(args);
     return { n: model.n, rest: model.rest };

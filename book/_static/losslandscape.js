@@ -12,7 +12,8 @@
  *     divergedAt}: weights[i] = [w_a, w_b] after i updates and costs[i] the cost there,
  *     epochs + 1 of each, NaN from divergedAt on (null if the run stays finite).
  *   grid({n, wa, wb}) -> Promise of the costs, one row per wb value, one column per wa value.
- *   model(n) -> Promise of a Model with the same two methods, synchronous, and run().
+ *   model(n) -> Promise of a Model with the same two methods, synchronous, and run(options)
+ *     and runs([options, ...]), the same runs trained side by side, faster than one by one.
  *   registry() -> Promise of the registry: methods, their hyperparameters, the number of
  *     images, the live panels' settings.
  *   mapExtent({wa, wb, runs, maxGrowth, bounds}) -> the axes a panel's map grows to, as
@@ -137,8 +138,104 @@
       return this.rest + squared / this.n;
     }
 
+    /* costAndGradient at four points, points = [a0, b0, ..., a3, b3], in one pass over the
+     * images: point j's cost and gradient into sums[3j], sums[3j + 1] and sums[3j + 2]. Each
+     * point's sums are costAndGradient's, added in the same order, so bit for bit the same.
+     * Math.exp takes most of a run's time; four independent sums per image let the processor
+     * overlap its calls, as one point's sums, each waiting on the one before, cannot. */
+    costAndGradient4(points, sums) {
+      const a0 = points[0], b0 = points[1], a1 = points[2], b1 = points[3];
+      const a2 = points[4], b2 = points[5], a3 = points[6], b3 = points[7];
+      let squared0 = 0, gradA0 = 0, gradB0 = 0, squared1 = 0, gradA1 = 0, gradB1 = 0;
+      let squared2 = 0, gradA2 = 0, gradB2 = 0, squared3 = 0, gradA3 = 0, gradB3 = 0;
+      const rows = this.rows;
+      for (let k = 0; k < rows.length; k++) {
+        const { base, coefA, coefB, target } = rows[k];
+        const n = target.length;
+        for (let i = 0; i < n; i++) {
+          const x = coefA[i];
+          const y = coefB[i];
+          const c = base[i];
+          const t = target[i];
+          const pred0 = 1 / (1 + Math.exp(-(c + a0 * x + b0 * y)));
+          const pred1 = 1 / (1 + Math.exp(-(c + a1 * x + b1 * y)));
+          const pred2 = 1 / (1 + Math.exp(-(c + a2 * x + b2 * y)));
+          const pred3 = 1 / (1 + Math.exp(-(c + a3 * x + b3 * y)));
+          const error0 = pred0 - t;
+          const error1 = pred1 - t;
+          const error2 = pred2 - t;
+          const error3 = pred3 - t;
+          squared0 += error0 * error0;
+          squared1 += error1 * error1;
+          squared2 += error2 * error2;
+          squared3 += error3 * error3;
+          const delta0 = error0 * pred0 * (1 - pred0);
+          const delta1 = error1 * pred1 * (1 - pred1);
+          const delta2 = error2 * pred2 * (1 - pred2);
+          const delta3 = error3 * pred3 * (1 - pred3);
+          gradA0 += delta0 * x;
+          gradA1 += delta1 * x;
+          gradA2 += delta2 * x;
+          gradA3 += delta3 * x;
+          gradB0 += delta0 * y;
+          gradB1 += delta1 * y;
+          gradB2 += delta2 * y;
+          gradB3 += delta3 * y;
+        }
+      }
+      const totals = [squared0, gradA0, gradB0, squared1, gradA1, gradB1,
+        squared2, gradA2, gradB2, squared3, gradA3, gradB3];
+      for (let j = 0; j < 12; j += 3) {
+        sums[j] = this.rest + totals[j] / this.n;
+        sums[j + 1] = this.gradientFactor * (totals[j + 1] / this.n);
+        sums[j + 2] = this.gradientFactor * (totals[j + 2] / this.n);
+      }
+    }
+
     /* One run as flat arrays: weights [a0, b0, a1, b1, ...] and costs, NaN once diverged. */
-    run({ method, lr, start, epochs, hyperparameters }) {
+    run(options) {
+      return this.runs([options])[0];
+    }
+
+    /* Several runs, each as run() gives it, trained side by side (advance). */
+    runs(list) {
+      const runs = list.map((options) => this.prepare(options));
+      this.advance(runs);
+      return runs.map(({ weights, costs, divergedAt }) => ({ weights, costs, divergedAt }));
+    }
+
+    /* Trains prepared runs epoch by epoch until each has run its epochs or diverged: the cost
+     * and gradient at four runs' points at a time (costAndGradient4), the rest one by one.
+     * Kept apart from runs(), whose options come in many shapes, so that the compiled loop
+     * sees runs of one shape only and is not thrown away when another shape turns up. */
+    advance(runs) {
+      const points = new Float64Array(8);
+      const sums = new Float64Array(12);
+      const grad = new Float64Array(2);
+      let live = runs;
+      for (let epoch = 0; live.length > 0; epoch++) {
+        let j = 0;
+        for (; j + 4 <= live.length; j += 4) {
+          for (let k = 0; k < 4; k++) {
+            points[2 * k] = live[j + k].weights[2 * epoch];
+            points[2 * k + 1] = live[j + k].weights[2 * epoch + 1];
+          }
+          this.costAndGradient4(points, sums);
+          for (let k = 0; k < 4; k++) {
+            step(live[j + k], epoch, sums[3 * k], sums[3 * k + 1], sums[3 * k + 2]);
+          }
+        }
+        for (; j < live.length; j++) {
+          const { weights } = live[j];
+          const cost = this.costAndGradient(weights[2 * epoch], weights[2 * epoch + 1], grad);
+          step(live[j], epoch, cost, grad[0], grad[1]);
+        }
+        live = live.filter((run) => run.going);
+      }
+    }
+
+    /* A run's options checked, and the run at its start, as advance() and step() take it. */
+    prepare({ method, lr, start, epochs, hyperparameters }) {
       const spec = this.methods[method];
       const rule = RULES[method];
       if (!spec || !rule) {
@@ -152,32 +249,15 @@
         throw new Error(`start must be a pair of finite numbers [w_a, w_b], got ${JSON.stringify(start)}`);
       }
       const weights = new Float64Array(2 * (epochs + 1));
-      const costs = new Float64Array(epochs + 1);
-      const stateA = new Float64Array(spec.state.length);
-      const stateB = new Float64Array(spec.state.length);
-      const grad = new Float64Array(2);
-      let [a, b] = start;
-      weights[0] = a;
-      weights[1] = b;
-      let divergedAt = null;
-      for (let t = 1; t <= epochs; t++) {
-        costs[t - 1] = this.costAndGradient(a, b, grad);
-        a = rule(a, grad[0], stateA, t, lr, h);
-        b = rule(b, grad[1], stateB, t, lr, h);
-        weights[2 * t] = a;
-        weights[2 * t + 1] = b;
-        if (!(Number.isFinite(a) && Number.isFinite(b))) {
-          divergedAt = t;
-          break;
-        }
-      }
-      if (divergedAt === null) {
-        costs[epochs] = this.costAndGradient(a, b, grad);
-      } else {
-        weights.fill(NaN, 2 * divergedAt);
-        costs.fill(NaN, divergedAt);
-      }
-      return { weights, costs, divergedAt };
+      weights.set(start);
+      return {
+        rule, h, lr, epochs, weights,
+        costs: new Float64Array(epochs + 1),
+        stateA: new Float64Array(spec.state.length),
+        stateB: new Float64Array(spec.state.length),
+        divergedAt: null,
+        going: true,
+      };
     }
 
     /* Paired like Trajectory.weights and Trajectory.costs. */
@@ -201,6 +281,28 @@
         });
       }
       return rows.map((row) => Array.from(row));
+    }
+  }
+
+  /* Records the cost at the run's point after `epoch` updates and, unless that was its last,
+   * takes update epoch + 1 from the gradient (gradA, gradB) there. As _kernel.py's loop. */
+  function step(run, epoch, cost, gradA, gradB) {
+    run.costs[epoch] = cost;
+    if (epoch === run.epochs) {
+      run.going = false;
+      return;
+    }
+    const { weights } = run;
+    const t = epoch + 1;
+    const a = run.rule(weights[2 * epoch], gradA, run.stateA, t, run.lr, run.h);
+    const b = run.rule(weights[2 * epoch + 1], gradB, run.stateB, t, run.lr, run.h);
+    weights[2 * t] = a;
+    weights[2 * t + 1] = b;
+    if (!(Number.isFinite(a) && Number.isFinite(b))) {
+      run.divergedAt = t;
+      weights.fill(NaN, 2 * t);
+      run.costs.fill(NaN, t);
+      run.going = false;
     }
   }
 
@@ -378,10 +480,9 @@
     const { methods, n, lr, start, epochs, hyperparameters = {}, wA, wB } = settings;
     const [reg, m] = await Promise.all([registry(), model(n)]);
     let started = performance.now();
-    const runs = methods.map((method) => ({
-      method,
-      ...m.run({ method, lr, start, epochs, hyperparameters: hyperparameters[method] || {} }),
-    }));
+    const runs = m
+      .runs(methods.map((method) => ({ method, lr, start, epochs, hyperparameters: hyperparameters[method] || {} })))
+      .map((run, i) => ({ method: methods[i], ...run }));
     const trainMs = performance.now() - started;
     const extent = mapExtent({
       wa: wA, wb: wB, runs, maxGrowth: reg.panel.map.maxGrowth, bounds: previous && previous.bounds,

@@ -37,6 +37,7 @@ from .surface import (
     SURFACE_SCALE,
     Surface,
     leaving,
+    top_legend,
     weight_label,
 )
 
@@ -54,6 +55,7 @@ __all__ = [
     "show",
     "surfaces_slider_figure",
     "sweep_figure",
+    "top_legend",
     "trajectory_figure",
     "weight_label",
 ]

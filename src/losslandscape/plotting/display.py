@@ -33,6 +33,27 @@ function follow(event) {
 gd.on("plotly_relayouting", follow);
 gd.on("plotly_relayout", follow);
 """
+# A figure that carries a layout for narrow pages, layout.meta.narrow = {below, narrow, wide}
+# (each the trace and layout changes of a Plotly.update, the height among them; see
+# landscape_figure), takes it while the figure is narrower than `below` pixels and its own
+# again when wider: plotly has no media queries, and its responsive mode sets the size only.
+_FIT_WIDTH = """
+const gd = document.getElementById("{plot_id}");
+const {below, narrow, wide} = gd.layout.meta.narrow;
+let shown = wide;
+function fit() {
+  const wanted = gd.clientWidth < below ? narrow : wide;
+  if (wanted !== shown) {
+    shown = wanted;
+    // A new height: plotly.py's box around the figure keeps the one it was written with,
+    // and plotly, told a height, stops following the page's width unless told to autosize.
+    gd.parentElement.style.height = `${wanted[1].height}px`;
+    Plotly.update(gd, wanted[0], {...wanted[1], autosize: true});
+  }
+}
+fit();
+window.addEventListener("resize", fit);
+"""
 
 
 def show(fig: go.Figure, name: str):
@@ -42,7 +63,10 @@ def show(fig: go.Figure, name: str):
     ``<div>`` with the deterministic id ``name`` and no embedded plotly.js: the book ships
     one shared ``plotly.min.js``, so pages stay small and work offline. A figure with
     several 3D scenes has linked cameras: turning one turns the others, in the page (a
-    script after the plot) and live (a ``FigureWidget`` that copies the camera).
+    script after the plot) and live (a ``FigureWidget`` that copies the camera). A figure
+    that carries a layout for narrow pages (``layout.meta["narrow"]``, as
+    :func:`~losslandscape.plotting.landscape_figure`'s) takes it in a page narrower than it
+    asks.
 
     The mode bar (zoom, pan, reset, turn, save as PNG) shows in the strip kept for it at
     the top of the library's figures (:data:`~losslandscape.plotting.surface.MODE_BAR_ROOM`);
@@ -70,7 +94,10 @@ def show(fig: go.Figure, name: str):
                 # plotly's default, "hover": it shows while the pointer is over the figure.
                 "displayModeBar": "hover" if scenes or _has_visible_axes(fig) else False,
             },
-            post_script=_LINK_CAMERAS if linked else None,
+            post_script=[
+                *([_LINK_CAMERAS] if linked else []),
+                *([_FIT_WIDTH] if _has_narrow_layout(fig) else []),
+            ],
         )
     )
 
@@ -86,6 +113,10 @@ def _single_precision(spec):
     if isinstance(spec, list | tuple):
         return [_single_precision(value) for value in spec]
     return spec
+
+
+def _has_narrow_layout(fig: go.Figure) -> bool:
+    return isinstance(fig.layout.meta, dict) and "narrow" in fig.layout.meta
 
 
 def _has_visible_axes(fig: go.Figure) -> bool:

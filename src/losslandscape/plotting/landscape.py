@@ -10,13 +10,21 @@ from plotly.subplots import make_subplots
 
 from .surface import MODE_BAR_ROOM, SURFACE_SCALE, Surface, contour_levels, map_hovertemplate
 
-# Each column of landscape_figure: its scene over SCENE_WIDTH of the column's width from its
-# left edge, its colour bar ending at BAR_END, against the next scene. The bar's width is
-# fixed in pixels (about 40), so the gap between them is what must hold it: 0.28 of a
-# column is 47 px in the narrowest figure tested, on a 390 px phone (338 px of plots).
+# Each cell of landscape_figure (a column side by side, a row stacked): its scene over
+# SCENE_WIDTH of the cell's width from its left edge (NARROW_SCENE_WIDTH stacked) and over
+# SCENE_TOP of its height from its bottom, its title above it, its colour bar ending at
+# BAR_END of the cell's width, against the next scene. The bar's width is fixed in pixels
+# (about 40), so the gap between them is what must hold it: side by side 0.28 of a column,
+# at least 81 px (NARROW_BELOW); stacked 0.14 of the width, 47 px on a 390 px phone.
 SCENE_WIDTH = 0.7
+NARROW_SCENE_WIDTH = 0.84
 BAR_END = 0.98
-SCENE_TOP = 0.92  # of the plots' height: the subplot titles above the scenes
+SCENE_TOP = 0.92
+NARROW_BELOW = 600
+"""Below this width in pixels (a phone's), :func:`landscape_figure` stacks its scenes: side
+by side each would be under 200 px wide (and its cube as small), stacked 284 px on a phone
+390 px wide."""
+NARROW_ROW = 330  # pixels of height per stacked scene, its title included
 
 
 def landscape_figure(
@@ -25,7 +33,9 @@ def landscape_figure(
     """The surfaces side by side, one 3D scene each with its own colour bar to its right.
 
     The scenes start from the same camera; in the book (see
-    :func:`~losslandscape.plotting.show`) turning one turns the others.
+    :func:`~losslandscape.plotting.show`) turning one turns the others, and in a page
+    narrower than :data:`NARROW_BELOW` the scenes are stacked, each as wide as the page
+    allows, in the layout the figure carries for it (``layout.meta["narrow"]``).
     """
     n = len(surfaces)
     fig = make_subplots(
@@ -34,22 +44,18 @@ def landscape_figure(
         specs=[[{"type": "surface"}] * n],
         subplot_titles=[f"N = {s.n_samples:,}" for s in surfaces],
     )
-    width = 1 / n
     for col, surface in enumerate(surfaces, start=1):
-        left = (col - 1) * width
         fig.add_trace(
             go.Surface(
                 **surface.xyz,
                 colorscale=colorscale,
                 name=f"N = {surface.n_samples:,}",
+                # Right of its own scene, its right edge against the next scene, so it
+                # covers neither scene at any width (see _arrangement).
                 colorbar={
                     "title": {"text": "cost"},
-                    # Right of its own scene, its right edge against the next scene, so it
-                    # covers neither scene at any width.
-                    "x": left + BAR_END * width,
                     "xanchor": "right",
                     "xpad": 2,
-                    "len": 0.7,
                     "thickness": 12,
                 },
                 contours_z={"show": True, "usecolormap": True, "project_z": True},
@@ -58,14 +64,42 @@ def landscape_figure(
             row=1,
             col=col,
         )
-        scene = scene_layout(surface)
-        scene["domain"] = {"x": [left, left + SCENE_WIDTH * width], "y": [0, SCENE_TOP]}
-        fig.update_scenes(scene, row=1, col=col)
-    # Each scene's title centred over it, on the scene (below the mode bar's strip).
-    for annotation, col in zip(fig.layout.annotations, range(n), strict=True):
-        annotation.update(x=(col + SCENE_WIDTH / 2) * width, y=SCENE_TOP, yanchor="bottom")
-    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": MODE_BAR_ROOM, "b": 10})
+        fig.update_scenes(scene_layout(surface), row=1, col=col)
+    # Each scene's title centred over it, on its cell (below the mode bar's strip).
+    fig.update_annotations(yanchor="bottom")
+    fig.update_layout(margin={"l": 10, "r": 10, "t": MODE_BAR_ROOM, "b": 10})
+    side_by_side = _arrangement(n, stacked=False, height=height)
+    stacked = _arrangement(n, stacked=True, height=n * NARROW_ROW + MODE_BAR_ROOM + 10)
+    traces, layout = side_by_side
+    for i, trace in enumerate(fig.data):
+        trace.update({key: values[i] for key, values in traces.items()})
+    fig.update_layout(layout)
+    fig.update_layout(
+        meta={"narrow": {"below": NARROW_BELOW, "narrow": stacked, "wide": side_by_side}}
+    )
     return fig
+
+
+def _arrangement(n: int, *, stacked: bool, height: int) -> tuple[dict, dict]:
+    """Where n scenes, their colour bars and titles go, side by side or stacked, as the
+    trace and layout changes ``Plotly.update`` takes (and plotly.py, in its dotted form)."""
+    traces = {"colorbar.x": [], "colorbar.y": [], "colorbar.len": []}
+    layout = {"height": height}
+    width, cell = (1, 1 / n) if stacked else (1 / n, 1)
+    scene = NARROW_SCENE_WIDTH if stacked else SCENE_WIDTH
+    for i in range(n):
+        left, bottom = (0, 1 - (i + 1) * cell) if stacked else (i * width, 0)
+        top = bottom + SCENE_TOP * cell
+        traces["colorbar.x"].append(left + BAR_END * width)
+        traces["colorbar.y"].append((bottom + top) / 2)
+        traces["colorbar.len"].append(0.75 * (top - bottom))
+        layout[f"scene{i + 1 if i else ''}.domain"] = {
+            "x": [left, left + scene * width],
+            "y": [bottom, top],
+        }
+        layout[f"annotations[{i}].x"] = left + scene * width / 2
+        layout[f"annotations[{i}].y"] = top
+    return traces, layout
 
 
 def surfaces_slider_figure(

@@ -97,8 +97,11 @@ def sweep_figure(
     return fig
 
 
-def map_and_curves_figure(surface: Surface, *, picture: bool = False) -> go.Figure:
-    """An empty two-row figure: the contour map (trace 0) above an empty cost-per-epoch plot.
+def map_and_curves_figure(
+    surface: Surface, *, picture: bool = False, height: int = 720
+) -> go.Figure:
+    """An empty two-row figure ``height`` pixels high: the contour map (trace 0) above an
+    empty cost-per-epoch plot.
 
     With ``picture``, the map is drawn as an image under the plot and trace 0 is an
     invisible grid of points that carries the colour bar and the tooltips (for animations,
@@ -166,7 +169,6 @@ def map_and_curves_figure(surface: Surface, *, picture: bool = False) -> go.Figu
     fig.update_yaxes(title_text=label_b, row=1, col=1)
     fig.update_xaxes(title_text="epoch", row=2, col=1)
     fig.update_yaxes(title_text="cost", row=2, col=1)
-    height = 720
     fig.update_layout(
         height=height,
         margin={"l": 60, "r": 20, "t": MODE_BAR_ROOM, "b": 50},

@@ -47,7 +47,9 @@ def race_contour_figure(
     """
     names = [run.method for run in runs]
     surface = surface.covering(runs)
-    fig = map_and_curves_figure(surface, picture=True)
+    # The player below takes 120 px of the plots' height; 60 px more keep the map at least
+    # 250 px high on a phone.
+    fig = map_and_curves_figure(surface, picture=True, height=780)
     epochs = _frame_epochs(runs, every)
     for run in runs:
         for trace, row in path_traces(run, run.method, np.arange(1), surface.labels, head=True):

@@ -13,8 +13,8 @@ tests read the drawn figure from the DOM and check:
   3D scene's ``div``), a title of the figure, of an axis or of a subplot, or an annotation;
 - on a phone, every plot is drawn high enough to read: each subplot's data area and each 3D
   scene's cube (the smaller of its scene's sides) at least ``MIN_PLOT`` pixels, a strip of
-  cost curves under its map ``MIN_STRIP``; a picture (axes hidden, such as the digits) is
-  not a plot;
+  cost curves under its map ``MIN_STRIP``; a picture (axes hidden, such as the digits)
+  ``MIN_PICTURE`` on its shorter side;
 - every path drawn on a map starts and ends in sight: its first point (as the page opens)
   and its last (in the last animation frame, for a race) lie within the map's axis ranges,
   and, on a 2D map, their points on the screen lie under none of the controls above. A 3D
@@ -49,6 +49,7 @@ PAGES = [*CHAPTERS, *REFERENCE]
 # further subplots) keeps about half of that, as on a laptop (145 to 182 px there).
 MIN_PLOT = 250
 MIN_STRIP = 120
+MIN_PICTURE = 48  # a 28 x 28 digit at 1.7 screen pixels per image pixel
 
 # Every rendered figure's boxes in page pixels (x, y, width, height), and the points where
 # its map paths start and end, in data and on the screen.
@@ -135,14 +136,18 @@ READ_FIGURES = r"""() => {
       paths.push({name: `${trace.name || 'trace'} (trace ${i})`, start: where(first), end: where(end)});
     });
     // How high each plot is drawn: a 3D scene's cube (the smaller of its sides), a
-    // subplot's data area. A picture, with its axes hidden, is not a plot.
+    // subplot's data area; a picture, with its axes hidden, by its shorter side.
     const plots = scenes.map((key) => {
       const b = drawn(layout[key]._scene.container);
-      return {name: `3D ${key}`, height: Math.min(b.width, b.height), strip: false};
+      return {name: `3D ${key}`, height: Math.min(b.width, b.height), kind: 'plot'};
     });
     for (const [id, {xaxis, yaxis}] of Object.entries(layout._plots || {})) {
-      if (xaxis.visible === false && yaxis.visible === false) continue;
-      plots.push({name: `plot area ${id}`, height: yaxis._length, strip: id !== 'xy'});
+      if (xaxis.visible === false && yaxis.visible === false) {
+        const side = Math.min(xaxis._length, yaxis._length);
+        plots.push({name: `picture ${id}`, height: side, kind: 'picture'});
+      } else {
+        plots.push({name: `plot area ${id}`, height: yaxis._length, kind: id === 'xy' ? 'plot' : 'strip'});
+      }
     }
     return {id, hidden: false, figure, controls, covered, paths, plots,
             width: document.documentElement.clientWidth};
@@ -288,7 +293,7 @@ def test_every_plot_is_big_enough_to_read_on_a_phone(sized, page):
     problems = []
     for fig in figures:
         for plot in fig["plots"]:
-            least = MIN_STRIP if plot["strip"] else MIN_PLOT
+            least = {"plot": MIN_PLOT, "strip": MIN_STRIP, "picture": MIN_PICTURE}[plot["kind"]]
             if plot["height"] < least:
                 problems.append(
                     f"{size} {page} #{fig['id']}: {plot['name']} is drawn "

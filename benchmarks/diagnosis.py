@@ -23,7 +23,7 @@ from losslandscape import grading
 from losslandscape.grading import mistakes, settings
 from tests.student_rules import CORRECT_OTHERWISE, CORRECT_STYLES, REAL_WORLD, STUDENTS
 from tests.test_diagnosis import adam_step_typo
-from tests.test_mistakes import _graded_as_the_notebook_grades
+from tests.test_mistakes import graded_as_the_notebook_grades
 
 
 def main() -> None:
@@ -39,7 +39,7 @@ def main() -> None:
     named = right = 0
     unnamed = []
     for step, rule, want in cases:
-        got, _ = _graded_as_the_notebook_grades(step, rule)
+        got, _ = graded_as_the_notebook_grades(step, rule)
         named += got not in ("", "unknown")
         right += got == want
         if got in ("", "unknown"):
@@ -58,7 +58,7 @@ def main() -> None:
     alarms = [
         f"{rule}: {step.__name__} -> {got}"
         for step, rule in correct
-        for got, _ in [_graded_as_the_notebook_grades(step, rule)]
+        for got, _ in [graded_as_the_notebook_grades(step, rule)]
         if got and got not in ("momentum-lr-in-velocity", "nesterov-gradient-sum")
     ]
     print(

@@ -205,15 +205,29 @@ def test_adam_that_drops_its_bias_correction_after_the_visible_run_loses_the_hid
     assert message.startswith(
         f"adam_step: from step 1001 on, {explanation}; a hidden test shows it from epoch 1001."
     )
-    # the visible run shows nothing, so the student is not sent there
-    assert "the visible tests and self_check show" not in message
-    assert "try self_check with other settings" in message
+    # the original run shows nothing, so the student is sent to other settings
+    assert message.endswith(
+        "and your rule follows the reference on the original notebook's run: try self_check "
+        "with other settings (its arguments start, lr, epochs and hyperparameters)."
+    )
+
+
+def test_a_hidden_message_sends_the_student_to_self_check_where_it_shows_the_mistake(capsys):
+    mistake = mistakes.find("adam-no-bias-correction")
+    with pytest.raises(AssertionError) as failure:
+        grading.check_hidden_trajectories(mistake.step, "adam_step")
+    message = " ".join(str(failure.value).split())
+    assert message.endswith("; self_check shows it on the original notebook's run.")
+    grading.self_check(mistake.step, "adam_step")  # and it does
+    assert " ".join(capsys.readouterr().out.split()).startswith(
+        f"adam_step: {mistake.explanation}; from epoch"
+    )
 
 
 # --- Mistakes learners publish ----------------------------------------------------------
 
 
-def _graded_as_the_notebook_grades(step, rule):
+def graded_as_the_notebook_grades(step, rule):
     """The diagnosis recorded when the notebook's tests of ``rule`` run on ``step``."""
     checks = (
         lambda: grading.check_steps(step, rule, lr=0.1),
@@ -236,6 +250,6 @@ def _graded_as_the_notebook_grades(step, rule):
 )
 def test_mistakes_learners_publish_are_named_by_the_notebooks_tests(step, case):
     rule, expected = case
-    diagnosis, failed = _graded_as_the_notebook_grades(step, rule)
+    diagnosis, failed = graded_as_the_notebook_grades(step, rule)
     assert failed > 0
     assert diagnosis == expected

@@ -28,9 +28,9 @@ _HIDDEN_KINDS = {
     "sandbox": "the sandbox stopped it (time, memory, or the process ended)",
 }
 _HIDDEN_HINT = (
-    "Hidden tests use other starts, learning rates, hyperparameters, shapes and run "
-    "lengths; the visible tests and self_check show the details."
+    "Hidden tests use other starts, learning rates, hyperparameters, shapes and run lengths"
 )
+_SELF_CHECK_SETTINGS = "(its arguments start, lr, epochs and hyperparameters)"
 
 
 def wrapped(message: str) -> str:
@@ -64,18 +64,21 @@ def point(row: Sequence[float]) -> str:
     return f"({row[0]:.10g}, {row[1]:.10g})"
 
 
-_HIDDEN_ONLY_HINT = (
-    "Hidden tests use other starts, learning rates, hyperparameters, shapes and run "
-    "lengths, and your rule follows the reference on the visible run: try self_check with "
-    "other settings (start=, lr=, epochs=, hyperparameters=)."
-)
-
-
-def with_hint(message: str, visible_shows: bool = True) -> str:
-    """``message`` with the hint on what hidden tests vary after its first line; pointing to
-    the visible tests only where they show the mistake (``visible_shows``)."""
+def with_hint(message: str, original_run_shows: bool | None = None) -> str:
+    """``message`` with the hint on what hidden tests vary after its first line, and where
+    to look: ``self_check`` as it is (on the original notebook's run) where that run shows
+    the mistake (``original_run_shows``), with other settings where it does not, and
+    either where that is not known."""
     first, *notes = message.split("\n")
-    hint = _HIDDEN_HINT if visible_shows else _HIDDEN_ONLY_HINT
+    if original_run_shows is None:
+        hint = f"{_HIDDEN_HINT}; self_check takes other settings too {_SELF_CHECK_SETTINGS}."
+    elif original_run_shows:
+        hint = f"{_HIDDEN_HINT}; self_check shows it on the original notebook's run."
+    else:
+        hint = (
+            f"{_HIDDEN_HINT}, and your rule follows the reference on the original notebook's "
+            f"run: try self_check with other settings {_SELF_CHECK_SETTINGS}."
+        )
     return "\n".join([f"{first}. {hint}", *notes])
 
 
@@ -83,4 +86,4 @@ def hidden_message(name: str, kind: str, epoch: int | None = None) -> str:
     """A hidden test's failure of rule ``name``: the kind of failure and the epoch alone."""
     when = f" at epoch {epoch}" if epoch is not None else ""
     what = _HIDDEN_KINDS.get(kind, "it failed")
-    return f"{name} fails a hidden test: {what}{when}. {_HIDDEN_HINT}"
+    return with_hint(f"{name} fails a hidden test: {what}{when}")

@@ -19,6 +19,7 @@ from losslandscape.grading.autograde import (
     answers,
     clean_answer,
 )
+from losslandscape.grading.sandbox import Budget, RuleProxy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -275,6 +276,16 @@ def test_hidden_failures_name_the_kind_and_epoch_but_no_setting_or_student_text(
     with pytest.raises(AssertionError) as failure:
         grading.check_hidden_steps(sgd_step, "sgd_step")
     assert "SECRET" not in str(failure.value)
+
+
+def test_an_exception_names_the_line_of_the_rule_it_came_from_in_the_sandbox_too():
+    cell = "def sgd_step(w, grad, lr):\n    step = lr * grad\n    return w - step[5]\n"
+    proxy = RuleProxy("sgd_step", cell, (Budget(60.0), Budget(600.0)))
+    try:
+        with fails_with(r"^sgd_step fails at epoch 1: IndexError: .* \(line 3 of sgd_step\)$"):
+            grading.check_trajectory(proxy, "sgd_step", epochs=3)
+    finally:
+        proxy.close()
 
 
 def test_an_exception_without_a_message_is_named_as_python_names_it():

@@ -40,6 +40,7 @@ import select
 import signal
 import struct
 import sys
+import types
 
 import numpy as np
 
@@ -129,7 +130,8 @@ def describe(error, step=None):
     by ``step``, the line of ``step`` it was raised from (its ``def`` is line 1)."""
     message = str(error)
     text = f"{type(error).__name__}: {message}" if message else type(error).__name__
-    code = getattr(step, "__code__", None)
+    # A plain function only: any other object's attributes would run the student's code.
+    code = step.__code__ if isinstance(step, types.FunctionType) else None
     frame = error.__traceback__
     line = None
     while code is not None and frame is not None:

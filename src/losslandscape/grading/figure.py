@@ -10,6 +10,7 @@ the grader's tolerance, show a difference of 1e-6 as clearly as one of 10.
 from __future__ import annotations
 
 import re
+import textwrap
 from types import SimpleNamespace
 from typing import NamedTuple
 
@@ -97,7 +98,7 @@ def comparison_figure(
         subplot_titles=[
             "the cost over the two weights",
             f"epoch {epoch} up close: {_number(apart)} apart" if apart else "",
-            "your distance from the reference" + _gaps(distance, lost),
+            "your distance from the reference" + _gaps(distance, lost, stopped is not None),
         ],
     )
     fig.add_trace(
@@ -140,16 +141,17 @@ def comparison_figure(
     if apart:
         _add_zoom(fig, sides, epoch, apart, distance, grid.labels)
     else:
-        why = (
-            "the paths agree<br>at every epoch"
-            if epoch is None
-            else "your rule stopped<br>before the paths part"
-            if stopped is not None
-            else "the paths part where<br>your weights are not finite"
-        )
+        if stopped is not None:  # why, wrapped to the empty panel's width
+            text = "<br>".join(
+                [f"your rule stopped at epoch {stopped[0]}:", *textwrap.wrap(stopped[1], 36)]
+            )
+        elif epoch is None:
+            text = "the paths agree<br>at every epoch:<br>nothing to zoom into"
+        else:
+            text = "the paths part where<br>your weights are not finite:<br>nothing to zoom into"
         # In paper coordinates: plotly.js drops an axis without traces, and "x2 domain" with it.
         fig.add_annotation(
-            text=f"{why}:<br>nothing to zoom into",
+            text=text,
             x=np.mean(fig.layout.xaxis2.domain),
             y=np.mean(fig.layout.yaxis2.domain),
             xref="paper",
@@ -278,8 +280,9 @@ def _add_distance(fig, sides, epoch, apart, distance) -> None:
     )
 
 
-def _gaps(distance: np.ndarray, lost: int | None) -> str:
-    """Lines for the distance plot's title that say where it has gaps, and why."""
+def _gaps(distance: np.ndarray, lost: int | None, stopped: bool = False) -> str:
+    """Lines for the distance plot's title that say where it has gaps, and why (``stopped``:
+    the rule itself failed there)."""
     lines = []
     zero = np.flatnonzero(distance == 0)
     if len(zero) == len(distance):
@@ -287,7 +290,8 @@ def _gaps(distance: np.ndarray, lost: int | None) -> str:
     elif len(zero):
         lines.append(f"0 at {_epochs(zero)}: not drawn (log scale)")
     if lost is not None:
-        lines.append(f"none from epoch {lost}: weights not finite")
+        why = "your rule stopped" if stopped else "weights not finite"
+        lines.append(f"none from epoch {lost}: {why}")
     return "".join(f'<br><span style="font-size: 12px">{line}</span>' for line in lines)
 
 
@@ -302,8 +306,7 @@ def _epochs(epochs: np.ndarray) -> str:
 
 def _title(name, last, epoch, apart, lost, stopped=None) -> str:
     if stopped is not None and (apart is None or lost is not None):
-        at, why = stopped
-        return f"Your {name} could not be trained from epoch {at}<br><sup>{why}</sup>"
+        return f"Your {name} could not be trained from epoch {stopped[0]}"
     if epoch is None:
         return (
             f"Your {name} follows the reference at all {last} epochs "

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import losslandscape as ll
@@ -65,3 +66,13 @@ def library_run(landscape, request: dict):
         on_divergence="keep",
     )
     return run
+
+
+def assert_trains_as_the_library(result: dict, landscape, request: dict) -> None:
+    """The twin's ``result`` for a ``train`` request equals the library's run to 1e-9."""
+    assert "error" not in result, result
+    run = library_run(landscape, request)
+    assert result["divergedAt"] == run.diverged_at
+    for key, expected in (("weights", run.weights), ("costs", run.costs)):
+        got = np.array(result[key], dtype=float)
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9, equal_nan=True)

@@ -124,13 +124,7 @@ def test_the_twin_trains_every_rule_as_the_library_does(exported, mnist, method)
     ]
     results = node_twin.train(exported, requests)
     for request, result in zip(requests, results, strict=True):
-        assert "error" not in result, result
-        run = node_twin.library_run(landscape, request)
-        weights = np.array(result["weights"], dtype=float)
-        assert result["divergedAt"] == run.diverged_at
-        np.testing.assert_allclose(weights, run.weights, rtol=1e-9, atol=1e-9, equal_nan=True)
-        costs = np.array(result["costs"], dtype=float)
-        np.testing.assert_allclose(costs, run.costs, rtol=1e-9, atol=1e-9, equal_nan=True)
+        node_twin.assert_trains_as_the_library(result, landscape, request)
 
 
 def test_the_twin_refuses_bad_settings_as_the_library_does(exported):
@@ -170,12 +164,7 @@ def test_runs_trained_side_by_side_are_each_the_run_trained_alone(exported, mnis
     assert together == node_twin.train(exported, [{**s, "n": 250} for s in settings])
     assert [run["divergedAt"] for run in together[:5]] == [None, None, None, 1, 3]
     for request, result in zip(settings, together, strict=True):
-        run = node_twin.library_run(landscape, request)
-        assert result["divergedAt"] == run.diverged_at
-        weights = np.array(result["weights"], dtype=float)
-        np.testing.assert_allclose(weights, run.weights, rtol=1e-9, atol=1e-9, equal_nan=True)
-        costs = np.array(result["costs"], dtype=float)
-        np.testing.assert_allclose(costs, run.costs, rtol=1e-9, atol=1e-9, equal_nan=True)
+        node_twin.assert_trains_as_the_library(result, landscape, request)
 
 
 # Any N from 1 to all: the twin slices the arrays of all the images.
@@ -203,13 +192,7 @@ def test_the_twin_trains_and_grids_any_n_as_the_library_does(exported, mnist, n)
     requests = [*settings, {"call": "grid", "args": {"n": n, "wa": wa.tolist(), "wb": wb.tolist()}}]
     *results, grid = node_twin.call(exported, requests)
     for request, result in zip(settings, results, strict=True):
-        assert "error" not in result, result
-        run = node_twin.library_run(landscape, request)
-        assert result["divergedAt"] == run.diverged_at
-        weights = np.array(result["weights"], dtype=float)
-        np.testing.assert_allclose(weights, run.weights, rtol=1e-9, atol=1e-9, equal_nan=True)
-        costs = np.array(result["costs"], dtype=float)
-        np.testing.assert_allclose(costs, run.costs, rtol=1e-9, atol=1e-9, equal_nan=True)
+        node_twin.assert_trains_as_the_library(result, landscape, request)
     np.testing.assert_allclose(grid["z"], landscape.grid(wa, wb), rtol=0, atol=1e-9)
 
 

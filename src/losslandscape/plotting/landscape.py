@@ -14,15 +14,17 @@ from .surface import MODE_BAR_ROOM, SURFACE_SCALE, Surface, contour_levels, map_
 # SCENE_WIDTH of the cell's width from its left edge (NARROW_SCENE_WIDTH stacked) and over
 # SCENE_TOP of its height from its bottom, its title above it, its colour bar ending at
 # BAR_END of the cell's width, against the next scene. The bar's width is fixed in pixels
-# (about 40), so the gap between them is what must hold it: side by side 0.28 of a column,
-# at least 81 px (NARROW_BELOW); stacked 0.14 of the width, 47 px on a 390 px phone.
-SCENE_WIDTH = 0.7
+# (41 with its numbers), so the gap between them is what must hold it: side by side 0.18 of
+# a column, at least 52 px (NARROW_BELOW); stacked 0.14 of the width, 47 px on a 390 px
+# phone. Side by side on a 1280 px laptop (a figure 688 px wide) each scene is 267 px wide,
+# and its cube as high.
+SCENE_WIDTH = 0.8
 NARROW_SCENE_WIDTH = 0.84
 BAR_END = 0.98
 SCENE_TOP = 0.92
 NARROW_BELOW = 600
 """Below this width in pixels (a phone's), :func:`landscape_figure` stacks its scenes: side
-by side each would be under 200 px wide (and its cube as small), stacked 284 px on a phone
+by side each would be under 232 px wide (and its cube as small), stacked 284 px on a phone
 390 px wide."""
 NARROW_ROW = 330  # pixels of height per stacked scene, its title included
 

@@ -6,13 +6,15 @@ Run with ``make bench``. Builds throwaway courses in temporary folders and times
 full-marks submissions, then the fixture submissions that hand in every mistake of the
 diagnosis catalogue (each wrong rule is trained once more on the public diagnostic runs
 and every mistake of its rule is trained on all its runs, so a wrong submission costs
-more than a right one). Targets: one submission in under 15 s, a class of 300 in under
-5 minutes.
+more than a right one); and the landscape assignment's fixture answers, right and wrong.
+Targets: one submission of either assignment in under 15 s, a class of 300 in under 5
+minutes.
 """
 
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -21,15 +23,33 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.fixture_submissions import CASES, Case, notebook
+from tests.landscape_submissions import CASES as LANDSCAPE_CASES
+from tests.landscape_submissions import notebook_text
 from tests.test_grading_pipeline import ASSIGNMENT, make_course, nbgrader
 
 
-def autograde(course: Path, *args: str) -> tuple[float, int]:
+def autograde(course: Path, *args: str, assignment: str = ASSIGNMENT) -> tuple[float, int]:
     """Seconds that ``nbgrader autograde`` takes in ``course``, and how many it graded."""
     start = time.perf_counter()
-    result = nbgrader(course, "autograde", ASSIGNMENT, *args)
+    result = nbgrader(course, "autograde", assignment, *args)
     result.check_returncode()
-    return time.perf_counter() - start, result.stderr.count("of 25 points in")
+    graded = re.findall(r"graded \S+: [\d.]+ of [\d.]+ points in", result.stderr)
+    return time.perf_counter() - start, len(graded)
+
+
+def landscape(copies: int) -> tuple[float, float, int]:
+    """One right landscape submission's seconds, start-up included, and a batch of every
+    fixture answer (right in five styles, wrong in fifteen ways) ``copies`` times over."""
+    submissions = {
+        f"{name}{i}": notebook_text(case)
+        for i in range(copies)
+        for name, case in LANDSCAPE_CASES.items()
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        course = make_course(Path(folder), submissions, None, "landscape")
+        one, _ = autograde(course, "--student", "reference0", assignment="landscape")
+        batch, graded = autograde(course, "--force", assignment="landscape")
+    return one, batch, graded
 
 
 def main() -> None:
@@ -70,7 +90,19 @@ def main() -> None:
         f"{diagnosed} submissions with every mistake of the catalogue named: {mistakes:.1f} s, "
         f"{mistakes / diagnosed:.2f} s per submission, start-up included"
     )
-    met = one < 15 and graded == args.class_size and batch / graded * 300 < 300
+    landscape_one, landscape_batch, landscape_graded = landscape(copies=5)
+    print(
+        f"landscape: one submission {landscape_one:4.1f} s, start-up included (target < 15 s); "
+        f"{landscape_graded} fixture submissions (right and wrong) in {landscape_batch:.1f} s, "
+        f"{landscape_batch / landscape_graded:.2f} s each"
+    )
+    met = (
+        one < 15
+        and graded == args.class_size
+        and batch / graded * 300 < 300
+        and landscape_one < 15
+        and landscape_graded == 5 * len(LANDSCAPE_CASES)
+    )
     print("all targets met" if met else "TARGET MISSED")
     sys.exit(0 if met else 1)
 

@@ -64,11 +64,14 @@ stall cost less, and still ten times what a rule takes here."""
 
 
 def make_course(
-    folder: Path, submissions: dict[str, str], rule_seconds: float | None = TEST_RULE_SECONDS
+    folder: Path,
+    submissions: dict[str, str],
+    rule_seconds: float | None = TEST_RULE_SECONDS,
+    assignment: str = ASSIGNMENT,
 ) -> Path:
-    """A course folder with this repository's configuration and release, and
-    ``submissions`` (notebook texts by student id) handed in; each rule may take
-    ``rule_seconds`` of grading (None: the course's own budget)."""
+    """A course folder with this repository's configuration and releases, ``assignment``
+    released again, and ``submissions`` (notebook texts by student id) handed in for it;
+    each rule may take ``rule_seconds`` of grading (None: the course's own budget)."""
     shutil.copy(ROOT / "nbgrader_config.py", folder)
     if rule_seconds is not None:
         with (folder / "nbgrader_config.py").open("a") as config:
@@ -76,16 +79,16 @@ def make_course(
     shutil.copy(ROOT / "_config.yml", folder)  # the published book's address
     shutil.copytree(ROOT / "solutions", folder / "solutions")
     shutil.copytree(ROOT / "assignments", folder / "assignments")
-    assert nbgrader(folder, "generate_assignment", ASSIGNMENT, "--force").returncode == 0
+    assert nbgrader(folder, "generate_assignment", assignment, "--force").returncode == 0
     for student, text in submissions.items():
-        submit(folder, student, text)
+        submit(folder, student, text, assignment)
     return folder
 
 
-def submit(course: Path, student: str, text: str) -> None:
-    target = course / "submitted" / student / ASSIGNMENT
+def submit(course: Path, student: str, text: str, assignment: str = ASSIGNMENT) -> None:
+    target = course / "submitted" / student / assignment
     target.mkdir(parents=True, exist_ok=True)
-    (target / f"{ASSIGNMENT}.ipynb").write_text(text)
+    (target / f"{assignment}.ipynb").write_text(text)
 
 
 @pytest.fixture(scope="module")

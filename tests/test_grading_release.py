@@ -13,29 +13,54 @@ from .fixture_submissions import CASES, notebook
 from .student_rules import STUDENTS
 from .test_grading_pipeline import ASSIGNMENT, ROOT, nbgrader
 
-SOURCE = ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-RELEASED = ROOT / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+ASSIGNMENTS = ("optimizers", "landscape")
+SOLUTION_SNIPPETS = {"optimizers": "np.sqrt(v_hat)", "landscape": "onehot[:, 5]) ** 2"}
+"""A line of each solution that no released notebook may hold."""
 
 
-def test_released_notebook_is_up_to_date_with_solutions(tmp_path):
+def source(assignment):
+    return ROOT / "solutions" / assignment / f"{assignment}.ipynb"
+
+
+def released(assignment):
+    return ROOT / "assignments" / assignment / f"{assignment}.ipynb"
+
+
+def test_every_assignment_is_tested_here():
+    assert sorted(path.name for path in (ROOT / "solutions").iterdir()) == sorted(ASSIGNMENTS)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_released_notebook_is_up_to_date_with_solutions(tmp_path, assignment):
     shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
     shutil.copy(ROOT / "_config.yml", tmp_path)  # the published book's address
     shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
-    result = nbgrader(tmp_path, "generate_assignment", ASSIGNMENT, "--force")
+    result = nbgrader(tmp_path, "generate_assignment", assignment, "--force")
     assert result.returncode == 0, result.stderr[-3000:]
-    fresh = json.loads((tmp_path / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text())
-    assert json.loads(RELEASED.read_text()) == fresh, (
-        "assignments/ is out of date: run `make release` and commit the result"
+    fresh = json.loads((tmp_path / "assignments" / assignment / f"{assignment}.ipynb").read_text())
+    assert json.loads(released(assignment).read_text()) == fresh, (
+        f"assignments/ is out of date: run `make release ASSIGNMENT={assignment}` and commit "
+        "the result"
     )
 
 
-def test_released_notebook_gives_away_no_solution_or_hidden_test():
-    text = RELEASED.read_text()
-    for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "check_hidden", "np.sqrt(v_hat)"):
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_released_notebook_gives_away_no_solution_or_hidden_test(assignment):
+    text = released(assignment).read_text()
+    secrets = ("BEGIN SOLUTION", "HIDDEN TESTS", "check_hidden", SOLUTION_SNIPPETS[assignment])
+    assert SOLUTION_SNIPPETS[assignment] in source(assignment).read_text()
+    for secret in secrets:
         assert secret not in text
 
 
-@pytest.mark.parametrize(("notebook", "flags"), [(SOURCE, []), (RELEASED, ["--invert"])])
+@pytest.mark.parametrize(
+    ("notebook", "flags"),
+    [
+        (path(a), flags)
+        for a in ASSIGNMENTS
+        for path, flags in ((source, []), (released, ["--invert"]))
+    ],
+)
 def test_notebooks_validate(notebook, flags):
     result = nbgrader(ROOT, "validate", *flags, str(notebook))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -43,10 +68,11 @@ def test_notebooks_validate(notebook, flags):
     assert "WARNING" not in result.stdout + result.stderr  # quiet: nothing to learn to ignore
 
 
-def test_the_released_notebook_validates_quietly_in_a_students_folder(tmp_path):
-    folder = tmp_path / "home" / ASSIGNMENT  # as fetched: no course folder around it
-    shutil.copytree(RELEASED.parent, folder)
-    result = nbgrader(folder, "validate", "--invert", f"{ASSIGNMENT}.ipynb")
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_released_notebook_validates_quietly_in_a_students_folder(tmp_path, assignment):
+    folder = tmp_path / "home" / assignment  # as fetched: no course folder around it
+    shutil.copytree(released(assignment).parent, folder)
+    result = nbgrader(folder, "validate", "--invert", f"{assignment}.ipynb")
     assert "Success!" in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
     assert "WARNING" not in result.stdout + result.stderr
 
@@ -57,15 +83,17 @@ def _links(notebook):
     return re.findall(r"\]\(([^)\s]+)\)", text)
 
 
-def test_released_chapter_links_point_to_the_published_book():
+@pytest.mark.parametrize(("assignment", "links"), [("optimizers", 5), ("landscape", 2)])
+def test_released_chapter_links_point_to_the_published_book(assignment, links):
     base = published_url(ROOT / "_config.yml")
     chapters = re.findall(r"file: (book/[\w-]+)", (ROOT / "_toc.yml").read_text())
-    source, released = _links(SOURCE), _links(RELEASED)
-    assert len(released) == len(source) >= 5
-    for mine, theirs in zip(source, released, strict=True):
+    mine_all, theirs_all = _links(source(assignment)), _links(released(assignment))
+    assert len(theirs_all) == len(mine_all) >= links
+    for mine, theirs in zip(mine_all, theirs_all, strict=True):
         # the instructor's link is the chapter's file, found from the notebook's folder
-        assert (SOURCE.parent / mine).resolve().is_file(), mine
-        page = (SOURCE.parent / mine).resolve().relative_to(ROOT).with_suffix("")
+        folder = source(assignment).parent
+        assert (folder / mine).resolve().is_file(), mine
+        page = (folder / mine).resolve().relative_to(ROOT).with_suffix("")
         assert page.as_posix() in chapters
         assert theirs == f"{base}{page.as_posix()}.html"
 

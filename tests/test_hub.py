@@ -40,6 +40,9 @@ from .fixture_submissions import (
     Case,
     _each_rule,
 )
+from .landscape_submissions import CASES as LANDSCAPE_CASES
+from .landscape_submissions import TOTAL as LANDSCAPE_TOTAL
+from .landscape_submissions import expected_points as landscape_expected
 from .test_grading_pipeline import ASSIGNMENT, scores
 
 pytestmark = pytest.mark.slow
@@ -461,3 +464,49 @@ def test_a_class_on_one_hub(hub_setup):
     assert "needs unprivileged user namespaces" in output, output[-3000:]
     assert "No grade was changed" in output, output[-3000:]
     assert scores(course) == before == expected
+
+    # (d) the second assignment in the same course: answers that call the answers above
+    # them, and the map's speed timed in the sandbox, all as the instructor's user
+    landscape = "landscape"
+    teacher.ok(f"cd ~/course && nbgrader generate_assignment {landscape} --force")
+    teacher.ok(f"cd ~/course && nbgrader release_assignment {landscape}")
+    landscape_cases = {
+        students[0].name: LANDSCAPE_CASES["scipy_helpers"],
+        students[1].name: LANDSCAPE_CASES["gradient_original_factor"],
+    }
+    for name, case in landscape_cases.items():
+        shells[name].ok(f"cd ~ && nbgrader fetch_assignment {landscape}")
+        path = f"api/contents/{landscape}/{landscape}.ipynb"
+        model = hub.server(name, "GET", path).json()
+        answers = case.answer_cells()
+        for cell in model["content"]["cells"]:
+            grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
+            if grade_id in answers:
+                cell["source"] = answers[grade_id]
+        content = {"type": "notebook", "format": "json", "content": model["content"]}
+        assert hub.server(name, "PUT", path, json=content).status_code == 200
+        shells[name].ok(f"cd ~ && nbgrader submit {landscape}")
+    teacher.ok(f"cd ~/course && nbgrader collect {landscape}")
+    graded = teacher.ok(f"cd ~/course && nbgrader autograde {landscape}")
+    assert len(re.findall(rf"graded \S+: [\d.]+ of {LANDSCAPE_TOTAL:g} points", graded)) == 2
+    assert landscape_scores(course) == {
+        name: sum(landscape_expected(case).values()) for name, case in landscape_cases.items()
+    }
+    teacher.ok(f"cd ~/course && python -m losslandscape.grading.report {landscape}")
+    rows = (course / "reports" / landscape / "mistakes.csv").read_text()
+    assert f"{students[1].name},gradient,0,4,gradient-original-factor," in rows, rows
+    teacher.ok(
+        f"cd ~/course && python -m losslandscape.grading.report {ASSIGNMENT} {landscape} --canvas"
+    )
+    header = (course / "course_canvas.csv").read_text().splitlines()[0]
+    assert header.endswith(f",{ASSIGNMENT},{landscape}"), header
+
+
+def landscape_scores(course: Path) -> dict[str, float]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        return {
+            submission.student.id: submission.score
+            for submission in gradebook.find_assignment("landscape").submissions
+        }

@@ -38,12 +38,14 @@ def venv_on_path(monkeypatch):
 
 
 def _course(folder, students):
-    """A gradebook with two rules and ``students`` as ``{id: {test: score} or None}``,
+    """A gradebook with two rules (their answer and test cells, as a release makes them) and
+    ``students`` as ``{id: {test: score} or None}``,
     and each submission's autograded notebook with ``findings``."""
     with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gradebook:
         gradebook.add_assignment(ASSIGNMENT)
         gradebook.add_notebook(ASSIGNMENT, ASSIGNMENT)
         for rule in ("sgd_step", "adam_step"):
+            gradebook.add_solution_cell(rule, ASSIGNMENT, ASSIGNMENT)
             for kind, points in POINTS.items():
                 gradebook.add_grade_cell(
                     f"test_{rule}_{kind}",
@@ -193,7 +195,8 @@ FIGURES = """() => [...document.querySelectorAll('.js-plotly-plot')].map(gd => (
 @pytest.mark.parametrize("way", WAYS)
 def test_the_page_draws_its_figures_wherever_it_is_opened(browser, jupyter_files, course, way):
     folder = course / "reports" / ASSIGNMENT
-    report.write_html(report.collect(course, ASSIGNMENT), folder, ASSIGNMENT)
+    rows = report.collect(course, ASSIGNMENT)
+    report.write_html(rows, folder, ASSIGNMENT)
     visit = open_page(browser, jupyter_files, folder / "index.html", way)
     try:
         visit.page.wait_for_function(
@@ -201,7 +204,7 @@ def test_the_page_draws_its_figures_wherever_it_is_opened(browser, jupyter_files
         )
         assert visit.others() == [] and visit.errors == []
         figures = visit.page.evaluate(FIGURES)
-        assert len(figures) == len(report.figures([])) == 3
+        assert len(figures) == len(report.figures(rows)) == 3  # update rules: where paths part
         for figure in figures:
             assert figure["svg"] and figure["traces"] and figure["drawn"], figure
             assert figure["points"] > 0, figure  # bars and markers drawn from the data

@@ -360,14 +360,13 @@ def _inside(box, frame) -> bool:
     )
 
 
-@pytest.fixture(scope="module")
-def figures_server(tmp_path_factory):
-    """The figures as offline HTML pages (plotly.js from the installed package, inline)."""
-    directory = tmp_path_factory.mktemp("self_check")
-    for case in RULES:
+def serve_figures(directory, figures):
+    """Serve each figure of ``figures`` (by name) as offline HTML pages ``<name>-<width>.html``
+    at widths 800 and 1000 (plotly.js from the installed package, inline); yields the URL."""
+    for name, figure in figures.items():
         for width in (800, 1000):
-            drawn(case)[3].write_html(
-                directory / f"{case}-{width}.html",
+            figure.write_html(
+                directory / f"{name}-{width}.html",
                 include_plotlyjs=True,
                 default_width=f"{width}px",
             )
@@ -376,6 +375,12 @@ def figures_server(tmp_path_factory):
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
         httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def figures_server(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("self_check")
+    yield from serve_figures(directory, {case: drawn(case)[3] for case in RULES})
 
 
 @pytest.mark.slow

@@ -50,7 +50,14 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Integer
 
 from .findings import recording
-from .sandbox import Budget, RuleProxy, SandboxError, SandboxUnavailable, check_prerequisites
+from .sandbox import (
+    Budget,
+    GraderFault,
+    RuleProxy,
+    SandboxError,
+    SandboxUnavailable,
+    check_prerequisites,
+)
 
 MAX_SUBMISSION_BYTES = 64 << 20
 """A notebook file larger than this is not read (the release is about 25 KB)."""
@@ -61,7 +68,9 @@ STUDENT_ID = re.compile(r"[\w@+-][\w.@+-]*")
 no path separators, nothing hidden."""
 METADATA = "losslandscape"
 """The autograded notebook's metadata key: why it could not be graded, and what each
-rule's tests found (see :class:`.findings.Finding`), for the class report."""
+rule's tests found (see :class:`.findings.Finding`), for the class report. In the
+released notebook, ``"answers_in_order": true`` under it runs every answer cell after the
+answer cells above it, as a kernel would (see :func:`after_earlier_answers`)."""
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -209,7 +218,10 @@ class RebuildFromRelease(NbGraderPreprocessor):
         released = nbformat.read(path, as_version=4)
         problem = nb.metadata.get(METADATA, {}).get("ungradable")
         if problem:
-            released.metadata[METADATA] = {"ungradable": problem}
+            released.metadata[METADATA] = {
+                **released.metadata.get(METADATA, {}),
+                "ungradable": problem,
+            }
             self.log.warning("%s cannot be graded: %s", info["student"], problem)
         submitted = answers(nb)
         with Gradebook(info["db_url"]) as gradebook:
@@ -263,8 +275,8 @@ class SandboxedExecute(NbGraderPreprocessor):
                     cell.outputs = [_error_output("Ungradable", f"not graded: {problem}")]
         else:
             try:
-                self._execute(code, findings)
-            except SandboxUnavailable as exc:
+                self._execute(code, findings, nb.metadata.get(METADATA, {}))
+            except (SandboxUnavailable, GraderFault) as exc:
                 self.log.error("Cannot autograde %s: %s", student, exc)
                 raise
         nb.metadata[METADATA] = {
@@ -288,13 +300,20 @@ class SandboxedExecute(NbGraderPreprocessor):
         )
         return nb, resources
 
-    def _execute(self, code: list, findings: dict) -> None:
+    def _execute(self, code: list, findings: dict, released: dict) -> None:
         submission = Budget(self.submission_seconds)
         answers = {
             cell.metadata.nbgrader["grade_id"]: cell
             for cell in code
             if utils.is_solution(cell) and cell.metadata.nbgrader["grade_id"].isidentifier()
         }
+        sources = {name: cell.source for name, cell in answers.items()}
+        if released.get("answers_in_order"):
+            names = list(sources)
+            sources = {
+                name: after_earlier_answers([sources[n] for n in names[:i]], sources[name])
+                for i, name in enumerate(names)
+            }
         namespace = {"__name__": "__main__"}
         groups: dict[str, list] = {name: [] for name in answers}
         others = []
@@ -321,6 +340,7 @@ class SandboxedExecute(NbGraderPreprocessor):
                             self._grade_rule,
                             name,
                             cell,
+                            sources[name],
                             groups[name],
                             namespace,
                             submission,
@@ -337,8 +357,10 @@ class SandboxedExecute(NbGraderPreprocessor):
                 for proxy in proxies.values():
                     proxy.close()
 
-    def _grade_rule(self, name, answer, tests, namespace, submission, proxies, findings) -> None:
-        """Start the rule's sandbox, show what its answer cell did, run its tests.
+    def _grade_rule(
+        self, name, answer, source, tests, namespace, submission, proxies, findings
+    ) -> None:
+        """Start the rule's sandbox on ``source``, show what its answer cell did, run its tests.
 
         What the tests find wrong (a mistake named from the rule's paths, say) is
         put into ``findings`` for the class report.
@@ -349,7 +371,7 @@ class SandboxedExecute(NbGraderPreprocessor):
         """
         problem = answer.metadata.get(METADATA, {}).get("problem")
         proxy = RuleProxy(
-            name, answer.source, (Budget(self.rule_seconds), submission), unavailable=problem
+            name, source, (Budget(self.rule_seconds), submission), unavailable=problem
         )
         proxies[name] = proxy
         answer.outputs = _definition_outputs(proxy)
@@ -367,7 +389,7 @@ class SandboxedExecute(NbGraderPreprocessor):
         error = None
         try:
             exec(compile(source, "<cell>", "exec"), namespace)
-        except SandboxUnavailable:
+        except (SandboxUnavailable, GraderFault):
             raise
         except Exception as exc:
             error = _error_output(type(exc).__name__, str(exc))
@@ -380,6 +402,25 @@ class SandboxedExecute(NbGraderPreprocessor):
         if error:
             outputs.append(error)
         return outputs
+
+
+def after_earlier_answers(earlier: list[str], source: str) -> str:
+    """The answer ``source`` as a kernel runs it after the ``earlier`` answer cells: each of
+    those first, on its own, ignoring what it raises (its own tests show that), so a helper
+    defined above (a ``sigmoid``, say) is there, as it is in the student's notebook."""
+    if not earlier:
+        return source
+    return "\n".join(
+        [
+            f"for _earlier_answer in {tuple(earlier)!r}:",
+            "    try:",
+            "        exec(compile(_earlier_answer, '<earlier answer cell>', 'exec'))",
+            "    except BaseException:",
+            "        pass",
+            "del _earlier_answer",
+            f"exec(compile({source!r}, '<answer cell>', 'exec'))",
+        ]
+    )
 
 
 def _printer(stream):

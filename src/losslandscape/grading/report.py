@@ -32,12 +32,13 @@ from pathlib import Path
 import plotly.graph_objects as go
 import plotly.offline
 
-from . import probes
+from . import landscape_checks, probes
 from .autograde import METADATA, rule_of
 from .mistakes import find
 from .runs import RULES
 
 COLUMNS = ("student", "rule", "points", "max_points", "diagnosis", "first_divergent_epoch")
+"""A "rule" is a function students write: an update rule, or a part of the landscape."""
 
 OTHER_DIAGNOSES = {
     "raised": "the rule raised an exception",
@@ -68,33 +69,37 @@ class Row:
 
 
 def collect(course: Path, assignment: str) -> list[Row]:
-    """One :class:`Row` per student with a submission and per rule, sorted."""
+    """One :class:`Row` per student with a submission and per rule: students sorted, rules
+    in the notebook's order (the solution cells' grade_ids)."""
     from nbgrader.api import MissingEntry
 
     rows = []
     with _gradebook(course) as gradebook:
         try:
-            notebooks = [
-                notebook.name for notebook in gradebook.find_assignment(assignment).notebooks
-            ]
+            notebooks = {
+                notebook.name: [cell.name for cell in notebook.solution_cells]
+                for notebook in gradebook.find_assignment(assignment).notebooks
+            }
         except MissingEntry:
             raise ValueError(f"the gradebook has no assignment {assignment!r}") from None
         for student in sorted(student.id for student in gradebook.students):
-            for notebook in notebooks:
+            for notebook, graded in notebooks.items():
                 try:
                     submitted = gradebook.find_submission_notebook(notebook, assignment, student)
                 except MissingEntry:
                     continue
                 scores = collections.defaultdict(lambda: [0.0, 0.0, []])
                 for grade in submitted.grades:
-                    rule = rule_of(grade.name, RULES)
+                    rule = rule_of(grade.name, graded)
                     if rule is not None:
                         scores[rule][0] += grade.score
                         scores[rule][1] += grade.max_score
                         if grade.score < grade.max_score:
                             scores[rule][2].append(grade.name)
                 stored = _stored(course / "autograded" / student / assignment / f"{notebook}.ipynb")
-                for rule, (points, max_points, lost) in sorted(scores.items()):
+                # in the notebook's order, as the figures show them
+                for rule in [rule for rule in graded if rule in scores]:
+                    points, max_points, lost = scores[rule]
                     finding = stored.get("findings", {}).get(rule, {})
                     diagnosis = ""
                     if points < max_points:
@@ -159,10 +164,13 @@ def meaning(diagnosis: str) -> str:
         ids = diagnosis.removeprefix("ambiguous: ").split(" | ")
         return "One of: " + " ".join(meaning(i) for i in ids)
     mistake = find(diagnosis)
-    if mistake is None:
-        probed = probes.meaning(diagnosis)
-        return _sentence(probed or OTHER_DIAGNOSES.get(diagnosis, diagnosis))
-    return " ".join(filter(None, [_sentence(mistake.explanation), mistake.convention]))
+    if mistake is not None:
+        return " ".join(filter(None, [_sentence(mistake.explanation), mistake.convention]))
+    part = landscape_checks.find(diagnosis)
+    if part is not None:
+        return _sentence(f"{part.part} {part.explanation}")
+    probed = probes.meaning(diagnosis)
+    return _sentence(probed or OTHER_DIAGNOSES.get(diagnosis, diagnosis))
 
 
 def _sentence(text: str) -> str:
@@ -174,9 +182,10 @@ _POINT_COLOURS = ("#d7191c", "#fdae61", "#abd9e9", "#2c7bb6")
 
 
 def figures(rows: Sequence[Row]) -> list[tuple[str, str, go.Figure]]:
-    """The report's figures: (title, what it shows, figure)."""
-    rules = list(RULES)
-    return [
+    """The report's figures: (title, what it shows, figure); where the paths part only for
+    update rules."""
+    rules = list(dict.fromkeys(row.rule for row in rows))
+    shown = [
         (
             "Scores per rule",
             "How many students earned how many points for each rule.",
@@ -188,12 +197,18 @@ def figures(rows: Sequence[Row]) -> list[tuple[str, str, go.Figure]]:
             "each one means.",
             _diagnoses(rows),
         ),
+    ]
+    trained = [rule for rule in rules if rule in RULES]
+    if not trained:
+        return shown
+    return [
+        *shown,
         (
             "Where the paths part",
             "The first epoch where a student's path leaves the reference on the original "
             "notebook's run (1000 epochs), one point per student and rule; a formula error "
             "shows at epoch 1 or 2, a later one is a subtler mistake.",
-            _partings(rows, rules),
+            _partings(rows, trained),
         ),
     ]
 
@@ -413,25 +428,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Write the class report of an autograded assignment: reports/<assignment>/"
         "mistakes.csv and index.html; with --canvas, the grades for Canvas's gradebook import.",
     )
-    parser.add_argument("assignment", help="the assignment's nbgrader id, e.g. optimizers")
+    parser.add_argument(
+        "assignments",
+        nargs="+",
+        metavar="assignment",
+        help="the assignment's nbgrader id, e.g. optimizers; with --canvas, one or more",
+    )
     parser.add_argument("--course", type=Path, default=Path("."), help="course folder (.)")
     parser.add_argument(
         "--out", type=Path, help="folder of the report (reports/<assignment>) or the Canvas CSV"
     )
     parser.add_argument(
-        "--canvas", action="store_true", help="write <assignment>_canvas.csv for Canvas instead"
+        "--canvas",
+        action="store_true",
+        help="write <assignment>_canvas.csv for Canvas instead (course_canvas.csv for several)",
     )
     args = parser.parse_args(argv)
+    if not args.canvas and len(args.assignments) > 1:
+        parser.error("a class report is per assignment: name one (several go with --canvas)")
+    first = args.assignments[0]
     try:
         if args.canvas:
-            path = args.out or args.course / f"{args.assignment}_canvas.csv"
-            write_canvas_csv(args.course, [args.assignment], path)
+            name = first if len(args.assignments) == 1 else "course"
+            path = args.out or args.course / f"{name}_canvas.csv"
+            write_canvas_csv(args.course, args.assignments, path)
             print(f"wrote {path}")
             return 0
-        rows = collect(args.course, args.assignment)
-        folder = args.out or args.course / "reports" / args.assignment
+        rows = collect(args.course, first)
+        folder = args.out or args.course / "reports" / first
         write_csv(rows, folder / "mistakes.csv")
-        write_html(rows, folder, args.assignment)
+        write_html(rows, folder, first)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

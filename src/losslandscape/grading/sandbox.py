@@ -112,6 +112,14 @@ class SandboxUnavailable(RuntimeError):
     """
 
 
+class GraderFault(RuntimeError):
+    """The grader itself got something wrong (its reference disagrees with itself, say).
+
+    Never a student's fault: like :class:`SandboxUnavailable`, autograding stops and
+    records nothing for the submission.
+    """
+
+
 class Budget:
     """A wall-clock allowance that starts when it is made."""
 

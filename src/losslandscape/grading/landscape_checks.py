@@ -309,9 +309,11 @@ _GENERIC = {
             "float64 arrays it is given",
         ),
         _generic(part, "changes-inputs", "changes an array it is given: work on a copy"),
-        _generic(part, "slow", f"is less than {SPEEDUP} times as fast as a loop over the grid"),
     )
 }
+_GENERIC["cost_map-slow"] = _generic(
+    "cost_map", "slow", f"is less than {SPEEDUP} times as fast as a loop over the grid"
+)
 
 
 # --- calling the student's function --------------------------------------------------

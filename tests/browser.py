@@ -74,9 +74,11 @@ class Page:
 
     A page served by the tests' server may fetch from 127.0.0.1 only; a page opened from
     disk (a ``Path`` or ``file://`` URL: feedback, the class report) from disk only.
+    ``prepare``, if given, is called with the Playwright page before it opens ``url`` (to add
+    an init script, or a route, which takes precedence over the one that keeps it offline).
     """
 
-    def __init__(self, browser, url, width=1280):
+    def __init__(self, browser, url, width=1280, prepare=None):
         if isinstance(url, Path):
             url = url.as_uri()
         own = "file://" if url.startswith("file://") else "http://127.0.0.1"
@@ -89,6 +91,8 @@ class Page:
                 lambda request: self.errors.append(f"failed: {request.url} {request.failure}"),
             )
         keep_to(self.page, own, self.errors)
+        if prepare is not None:
+            prepare(self.page)
         self.page.goto(url, wait_until="load")
         wait_until_drawn(self.page)
 

@@ -76,3 +76,23 @@ def assert_trains_as_the_library(result: dict, landscape, request: dict) -> None
     for key, expected in (("weights", run.weights), ("costs", run.costs)):
         got = np.array(result[key], dtype=float)
         np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9, equal_nan=True)
+
+
+def diverging_runs() -> list[dict]:
+    """Ten runs, the five methods twice, that end at different epochs: at lr = 1e308 with a
+    tiny eps, RMSProp's weights overflow at epoch 1 and Adam's at 3, so runs trained side by
+    side change places; one of the others runs a single epoch."""
+    tiny = {"Adam": {"eps": 1e-300}, "RMSProp": {"eps": 1e-300}}
+    runs = [
+        {
+            "method": m,
+            "lr": lr,
+            "start": start,
+            "epochs": epochs,
+            "hyperparameters": tiny.get(m, {}),
+        }
+        for lr, start, epochs in [(1e308, [-9.0, 15.0], 40), (0.7, [3.0, -4.0], 300)]
+        for m in ll.SEED_METHODS
+    ]
+    runs[7]["epochs"] = 1
+    return runs

@@ -3,7 +3,10 @@
 The twin (``book/_static/losslandscape.js``) must give the library's trajectories and
 grids to 1e-9 for every registered method, at the original notebook's settings and at
 drawn ones, for the original's N and for others (any N from 1 to all the images); the
-panels must answer their controls in the static page, with no kernel.
+panels must answer their controls in the static page, with no kernel. The panels train in
+two Web Workers, which give the page's own numbers bit for bit, or in the page where
+workers cannot start; a view whose settings changed while it trained is not drawn over a
+newer one.
 How fast the panels answer is measured by ``benchmarks/book.py`` (``make bench``).
 """
 
@@ -14,6 +17,7 @@ import pytest
 
 import losslandscape as ll
 from losslandscape import twin
+from tests import node_twin
 from tests.browser import SCREENSHOTS, Page
 
 pytestmark = pytest.mark.slow
@@ -144,6 +148,144 @@ def test_twin_names_what_is_wrong(race):
     assert errors[3] == "lr must be a positive finite number, got -1"
     assert errors[4] == "n must be an integer from 1 to 6309, got 0"
     assert errors[5] == "n must be an integer from 1 to 6309, got 2.5"
+
+
+# Model.runsParallel (the Web Workers, once started) against Model.runs (the page) on the
+# same runs: the runs it gives, in order, and those not equal bit for bit (Object.is: NaN is
+# NaN, 0 is not -0) in weights, costs or divergedAt.
+COMPARE_RUNS = """async ({n, runs}) => {
+    const twin = window.losslandscape;
+    const workers = await twin.workers();
+    const model = await twin.model(n);
+    const parallel = await model.runsParallel(runs);
+    const page = model.runs(runs);
+    const same = (xs, ys) => xs.length === ys.length && xs.every((x, i) => Object.is(x, ys[i]));
+    const differ = page.flatMap((run, i) => {
+        const other = parallel[i];
+        return other && same(run.weights, other.weights) && same(run.costs, other.costs)
+            && run.divergedAt === other.divergedAt ? [] : [i];
+    });
+    return {workers, count: parallel.length, differ, divergedAt: page.map((r) => r.divergedAt)};
+}"""
+RACE = [{"method": m, "lr": 10.0, "start": [-9.0, 15.0], "epochs": 1000} for m in ll.SEED_METHODS]
+
+
+def test_web_workers_train_the_pages_runs_bit_for_bit(race):
+    diverging = node_twin.diverging_runs()  # a worker's runs change places as they end
+    rng = np.random.default_rng(20261204)
+    drawn = [drawn_settings(rng, m, 100) for m in [*ll.OPTIMIZERS, *ll.OPTIMIZERS][:7]]
+    cases = {
+        "the race's five (three and two)": (1000, RACE),
+        "ten, some diverging (five and five)": (250, diverging),
+        "seven drawn runs, every method (four and three)": (100, drawn),
+        "one run (one worker)": (1000, RACE[-1:]),
+    }
+    results = {}
+    for name, (n, runs) in cases.items():
+        results[name] = race.page.evaluate(COMPARE_RUNS, {"n": n, "runs": runs})
+        assert results[name]["workers"] == 2, name
+        assert results[name]["count"] == len(runs), name
+        assert results[name]["differ"] == [], name
+    diverged = results["ten, some diverging (five and five)"]["divergedAt"]
+    assert diverged[:5] == [None, None, None, 1, 3]
+    # A run a worker refuses is refused with the page's own message.
+    errors = race.page.evaluate(
+        """async () => {
+            const model = await window.losslandscape.model(100);
+            const runs = [{method: "SGD", lr: 1, start: [0, 0], epochs: 5},
+                          {method: "Adam", lr: 1, start: [0, 0], epochs: 5,
+                           hyperparameters: {beta1: 1.5}}];
+            const message = (f) => f().then(() => null, (error) => error.message);
+            return [await message(() => model.runsParallel(runs)),
+                    await message(async () => model.runs(runs))];
+        }"""
+    )
+    assert errors == ["Adam: beta1 must be a number in [0, 1), got 1.5"] * 2
+
+
+# Moves the learning rate slider to each of `positions` in turn (log10 of the rate), the
+# first at once and each next one while the update before it trains, as a reader dragging
+# it quickly would; gives the rates the panel trained and the rates it drew, in order.
+QUICK_MOVES = """async (positions) => {
+    const twin = window.losslandscape, panel = twin.panels[0], input = panel.lr.input;
+    const move = (position) => {
+        input.value = position;
+        input.dispatchEvent(new Event("input", {bubbles: true}));
+    };
+    const panelView = twin.panelView, later = positions.slice(1), trained = [], drawn = [];
+    twin.panelView = (settings, previous) => {
+        trained.push(settings.lr);
+        const view = panelView(settings, previous);
+        if (later.length) move(later.shift());
+        return view.then((v) => ({...v, lr: settings.lr}));
+    };
+    const draw = panel.draw;
+    panel.draw = function () {
+        drawn.push(this.view.lr);
+        return draw.call(this);
+    };
+    move(positions[0]);
+    await new Promise(function settled(resolve) {
+        if (!panel.pending && panel.drawn === panel.version) resolve();
+        else requestAnimationFrame(() => settled(resolve));
+    });
+    twin.panelView = panelView;
+    delete panel.draw;
+    return {trained, drawn};
+}"""
+
+
+def test_a_view_whose_settings_changed_while_it_trained_is_not_drawn(browser, server):
+    page = Page(browser, f"{server}/book/09_race.html")
+    page.page.wait_for_function("window.losslandscape?.panels?.[0]?.runs")
+    assert page.page.evaluate("window.losslandscape.workers()") == 2
+    # Moved twice quickly: only the latest rate's runs are drawn.
+    moves = page.page.evaluate(QUICK_MOVES, [0.5, 0.0])
+    assert moves["trained"] == pytest.approx([10**0.5, 1.0])
+    assert moves["drawn"] == pytest.approx([1.0])
+    # Moved on while each of two updates trains, as in a drag: the first view is dropped,
+    # not the second (the paths would never show while the drag goes on), and the views are
+    # drawn in the order the slider moved, the latest last.
+    moves = page.page.evaluate(QUICK_MOVES, [0.2, 0.4, 0.6])
+    assert moves["trained"] == pytest.approx([10**0.2, 10**0.4, 10**0.6])
+    assert moves["drawn"] == pytest.approx([10**0.4, 10**0.6])
+    assert page.errors == []
+    page.page.close()
+
+
+def _without_workers(how):
+    def prepare(page):
+        if how == "browser without Worker":
+            page.add_init_script("delete window.Worker")
+        else:  # the page's Content Security Policy forbids them
+
+            def forbid(route):
+                response = route.fetch()
+                headers = {**response.headers, "content-security-policy": "worker-src 'none'"}
+                route.fulfill(response=response, headers=headers)
+
+            page.route("**/09_race.html", forbid)
+
+    return prepare
+
+
+@pytest.mark.parametrize("how", ["browser without Worker", "Content-Security-Policy"])
+def test_where_workers_cannot_start_the_page_trains_the_same_runs(browser, server, how):
+    page = Page(browser, f"{server}/book/09_race.html", prepare=_without_workers(how))
+    page.page.wait_for_function("window.losslandscape?.panels?.[0]?.runs")
+    result = page.page.evaluate(COMPARE_RUNS, {"n": 1000, "runs": RACE})
+    assert result["workers"] == 0
+    assert result["count"] == len(RACE) and result["differ"] == [], result
+    # The panel draws, and answers its controls.
+    set_n(page, 1000)
+    settle(page)
+    state = figure_state(page)
+    assert state["mapName"] == "cost, N = 1,000"
+    assert state["start"] == [[-9, 15]] * len(ll.SEED_METHODS)
+    # Chromium reports the workers the policy blocks, and nothing else goes wrong.
+    blocked = [e for e in page.errors if "Creating a worker from" in e and "'none'" in e]
+    assert page.errors == blocked and bool(blocked) == (how == "Content-Security-Policy")
+    page.page.close()
 
 
 @pytest.mark.parametrize("chapter", list(PANELS))

@@ -142,26 +142,18 @@ def test_the_twin_refuses_bad_settings_as_the_library_does(exported):
 
 
 def test_runs_trained_side_by_side_are_each_the_run_trained_alone(exported, mnist):
-    """Model.runs, which the panels call, evaluates four runs' costs in one pass over the
-    images: each run is, bit for bit, the one train() gives alone, and the library's."""
+    """Model.runs, which the panels' Web Workers call, evaluates four (or three) runs' costs
+    in one pass over the images: each run is, bit for bit, the one train() gives alone, and
+    the library's."""
     landscape = ll.Landscape(250, data=mnist)
-    # At lr = 1e308 with a tiny eps, RMSProp's weights overflow at epoch 1 and Adam's at 3,
-    # so the runs trained four at a time change places; runs end at different epochs.
-    tiny = {"Adam": {"eps": 1e-300}, "RMSProp": {"eps": 1e-300}}
-    settings = [
-        {
-            "method": m,
-            "lr": lr,
-            "start": start,
-            "epochs": epochs,
-            "hyperparameters": tiny.get(m, {}),
-        }
-        for lr, start, epochs in [(1e308, [-9.0, 15.0], 40), (0.7, [3.0, -4.0], 300)]
-        for m in ll.SEED_METHODS
-    ]
-    settings[7]["epochs"] = 1
-    (together,) = node_twin.call(exported, [{"call": "runs", "args": {"n": 250, "runs": settings}}])
-    assert together == node_twin.train(exported, [{**s, "n": 250} for s in settings])
+    settings = node_twin.diverging_runs()
+    # And three side by side (costAndGradient3), as a Web Worker trains its share of five.
+    three = [settings[i] for i in (5, 6, 8)]
+    together, side_by_side = node_twin.call(
+        exported, [{"call": "runs", "args": {"n": 250, "runs": runs}} for runs in (settings, three)]
+    )
+    alone = node_twin.train(exported, [{**s, "n": 250} for s in settings])
+    assert together == alone and side_by_side == [alone[i] for i in (5, 6, 8)]
     assert [run["divergedAt"] for run in together[:5]] == [None, None, None, 1, 3]
     for request, result in zip(settings, together, strict=True):
         node_twin.assert_trains_as_the_library(result, landscape, request)

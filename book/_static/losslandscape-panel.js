@@ -103,6 +103,7 @@
       // Bumped by every change; `drawn` catches up once the figure shows it (for tests).
       this.version = 0;
       this.drawn = -1;
+      this.dropped = false; // whether the last update's view was left undrawn (update)
       this.build();
       this.reset();
     }
@@ -187,10 +188,7 @@
       this.pending = true;
       requestAnimationFrame(() => {
         this.pending = false;
-        const version = this.version;
-        this.updating = this.updating.then(() => this.update()).then(() => {
-          this.drawn = Math.max(this.drawn, version);
-        }, (error) => {
+        this.updating = this.updating.then(() => this.update()).catch((error) => {
           this.status.textContent = String(error);
           setTimeout(() => {
             throw error; // reported as the page's error; the next update still runs
@@ -208,6 +206,7 @@
 
     async update() {
       const { config, methods } = this;
+      const version = this.version;
       const hyperparameters = Object.fromEntries(methods.map((m) => [m, this.settings(m).hyperparameters]));
       const settings = {
         methods, n: this.n.value(), lr: this.lr.value(), start: this.start,
@@ -215,6 +214,14 @@
       };
       const view = await window.losslandscape.panelView(settings, this.view);
       this.timings.train.push(view.trainMs);
+      // The settings changed while the runs trained (in Web Workers): the next update, already
+      // scheduled, draws the new ones and this view is dropped; but not two in a row, so
+      // that a drag that keeps moving the start still shows its paths.
+      if (version !== this.version && !this.dropped) {
+        this.dropped = true;
+        return;
+      }
+      this.dropped = false;
       if (view.mapChanged) {
         this.timings.grid.push(view.gridMs);
         this.costs = costRange(view.z, view.runs);
@@ -224,6 +231,7 @@
       this.leaving = view.runs.flatMap((run, i) =>
         view.leaving[i] === null ? [] : [`${run.method} leaves the map at epoch ${view.leaving[i]}`]);
       await this.draw();
+      this.drawn = version;
     }
 
     draw() {

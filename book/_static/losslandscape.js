@@ -13,17 +13,25 @@
  *     epochs + 1 of each, NaN from divergedAt on (null if the run stays finite).
  *   grid({n, wa, wb}) -> Promise of the costs, one row per wb value, one column per wa value.
  *   model(n) -> Promise of a Model with the same two methods, synchronous, and run(options)
- *     and runs([options, ...]), the same runs trained side by side, faster than one by one.
+ *     and runs([options, ...]), the same runs trained side by side, faster than one by one;
+ *     and runsParallel([options, ...]) -> Promise of what runs gives, bit for bit, trained
+ *     by two Web Workers (or by the page, where workers cannot start).
+ *   workers() -> Promise of the number of Web Workers runsParallel trains with, once they
+ *     have started (0: none could, the page trains alone).
  *   registry() -> Promise of the registry: methods, their hyperparameters, the number of
  *     images, the live panels' settings.
  *   mapExtent({wa, wb, runs, maxGrowth, bounds}) -> the axes a panel's map grows to, as
  *     plotting.surface.grown_axes, and the epoch at which each run leaves it.
  *   panelView(settings, previous) -> Promise of what a live panel draws for its settings.
+ *
+ * The same script runs in those Web Workers (serveRuns), so they train with this very code.
  */
 (() => {
   "use strict";
 
-  const DATA = new URL("losslandscape/", document.currentScript.src);
+  const inWorker = typeof document === "undefined";
+  const SCRIPT = inWorker ? self.location.href : document.currentScript.src;
+  const DATA = new URL("losslandscape/", SCRIPT);
 
   const cached = new Map();
   function fetchJson(name) {
@@ -45,9 +53,12 @@
 
   // Each rule updates one weight from its gradient; `state` is that weight's state
   // (zeros at the start), `h` the hyperparameters by name. rules.js is written from the
-  // Python step functions at build time, operation for operation.
-  const RULES = window.losslandscapeRules;
-  if (!RULES) throw new Error("losslandscape: rules.js must load before losslandscape.js");
+  // Python step functions at build time, operation for operation; a worker loads it when
+  // the page sends its address (serveRuns).
+  let RULES = globalThis.losslandscapeRules;
+  if (!RULES && !inWorker) {
+    throw new Error("losslandscape: rules.js must load before losslandscape.js");
+  }
 
   const MAX_EXPONENT = 700; // exp overflows float64 past 709.78, as in landscape.py
 
@@ -192,6 +203,50 @@
       }
     }
 
+    /* costAndGradient4 at three points, points[0 .. 5] into sums[0 .. 8]: a worker's share
+     * of the race's five runs (runsParallel), in three quarters of four's time. */
+    costAndGradient3(points, sums) {
+      const a0 = points[0], b0 = points[1], a1 = points[2], b1 = points[3];
+      const a2 = points[4], b2 = points[5];
+      let squared0 = 0, gradA0 = 0, gradB0 = 0, squared1 = 0, gradA1 = 0, gradB1 = 0;
+      let squared2 = 0, gradA2 = 0, gradB2 = 0;
+      const rows = this.rows;
+      for (let k = 0; k < rows.length; k++) {
+        const { base, coefA, coefB, target } = rows[k];
+        const n = target.length;
+        for (let i = 0; i < n; i++) {
+          const x = coefA[i];
+          const y = coefB[i];
+          const c = base[i];
+          const t = target[i];
+          const pred0 = 1 / (1 + Math.exp(-(c + a0 * x + b0 * y)));
+          const pred1 = 1 / (1 + Math.exp(-(c + a1 * x + b1 * y)));
+          const pred2 = 1 / (1 + Math.exp(-(c + a2 * x + b2 * y)));
+          const error0 = pred0 - t;
+          const error1 = pred1 - t;
+          const error2 = pred2 - t;
+          squared0 += error0 * error0;
+          squared1 += error1 * error1;
+          squared2 += error2 * error2;
+          const delta0 = error0 * pred0 * (1 - pred0);
+          const delta1 = error1 * pred1 * (1 - pred1);
+          const delta2 = error2 * pred2 * (1 - pred2);
+          gradA0 += delta0 * x;
+          gradA1 += delta1 * x;
+          gradA2 += delta2 * x;
+          gradB0 += delta0 * y;
+          gradB1 += delta1 * y;
+          gradB2 += delta2 * y;
+        }
+      }
+      const totals = [squared0, gradA0, gradB0, squared1, gradA1, gradB1, squared2, gradA2, gradB2];
+      for (let j = 0; j < 9; j += 3) {
+        sums[j] = this.rest + totals[j] / this.n;
+        sums[j + 1] = this.gradientFactor * (totals[j + 1] / this.n);
+        sums[j + 2] = this.gradientFactor * (totals[j + 2] / this.n);
+      }
+    }
+
     /* One run as flat arrays: weights [a0, b0, a1, b1, ...] and costs, NaN once diverged. */
     run(options) {
       return this.runs([options])[0];
@@ -204,10 +259,24 @@
       return runs.map(({ weights, costs, divergedAt }) => ({ weights, costs, divergedAt }));
     }
 
+    /* runs(list) as a Promise, bit for bit: split in shares (the race's five runs as three
+     * and two), each trained side by side by one of the page's Web Workers, once they have
+     * started; until then, and where they cannot start, by the page. */
+    async runsParallel(list) {
+      startWorkers();
+      if (workers.length === 0) return this.runs(list);
+      const size = Math.ceil(list.length / workers.length);
+      const shares = [];
+      for (let i = 0; i < list.length; i += size) shares.push(list.slice(i, i + size));
+      const results = await Promise.all(shares.map((share, i) => workers[i].train(this.n, share)));
+      return results.flat();
+    }
+
     /* Trains prepared runs epoch by epoch until each has run its epochs or diverged: the cost
-     * and gradient at four runs' points at a time (costAndGradient4), the rest one by one.
-     * Kept apart from runs(), whose options come in many shapes, so that the compiled loop
-     * sees runs of one shape only and is not thrown away when another shape turns up. */
+     * and gradient at four runs' points at a time (costAndGradient4), three if three are
+     * left, the rest one by one. Kept apart from runs(), whose options come in many shapes,
+     * so that the compiled loop sees runs of one shape only and is not thrown away when
+     * another shape turns up. */
     advance(runs) {
       const points = new Float64Array(8);
       const sums = new Float64Array(12);
@@ -215,15 +284,18 @@
       let live = runs;
       for (let epoch = 0; live.length > 0; epoch++) {
         let j = 0;
-        for (; j + 4 <= live.length; j += 4) {
-          for (let k = 0; k < 4; k++) {
+        while (live.length - j >= 3) {
+          const count = Math.min(live.length - j, 4);
+          for (let k = 0; k < count; k++) {
             points[2 * k] = live[j + k].weights[2 * epoch];
             points[2 * k + 1] = live[j + k].weights[2 * epoch + 1];
           }
-          this.costAndGradient4(points, sums);
-          for (let k = 0; k < 4; k++) {
+          if (count === 4) this.costAndGradient4(points, sums);
+          else this.costAndGradient3(points, sums);
+          for (let k = 0; k < count; k++) {
             step(live[j + k], epoch, sums[3 * k], sums[3 * k + 1], sums[3 * k + 2]);
           }
+          j += count;
         }
         for (; j < live.length; j++) {
           const { weights } = live[j];
@@ -407,6 +479,93 @@
     return models.get(n);
   }
 
+  const WORKERS = 2; // the race's five runs as three and two (costAndGradient3 and two alone)
+
+  // The Web Workers runsParallel trains with, once all have started. None until then, and
+  // none for good where workers cannot start (a Content Security Policy that forbids them,
+  // browsers without them, file:// pages): the page trains the runs itself.
+  let workers = [];
+  let starting = null;
+
+  /* Starts the workers, once: a Promise of how many started. */
+  function startWorkers() {
+    if (!starting) {
+      starting = Promise.all([registry(), images()]).then(async ([reg, all]) => {
+        const started = [];
+        try {
+          const rules = new URL("rules.js", DATA).href;
+          const init = {
+            rules: [...document.scripts].find((script) => script.src.startsWith(rules)).src,
+            methods: reg.methods,
+            all,
+          };
+          for (let i = 0; i < WORKERS; i++) started.push(new RunsWorker(init));
+          await Promise.all(started.map((worker) => worker.ready));
+          workers = started;
+        } catch {
+          for (const worker of started) worker.worker.terminate();
+        }
+        return workers.length;
+      });
+    }
+    return starting;
+  }
+
+  /* A Web Worker running this script (serveRuns). It is sent, once, the address of rules.js
+   * as the page loaded it (with its ?v= checksum), the registry's methods and the arrays of
+   * all the images; then lists of runs, answered one at a time in the order asked. */
+  class RunsWorker {
+    constructor(init) {
+      this.worker = new Worker(SCRIPT);
+      this.waiting = [];
+      this.ready = new Promise((resolve, reject) => {
+        this.worker.onmessage = ({ data }) => (data.ready ? resolve() : this.answer(data));
+        this.worker.onerror = () => {
+          const error = new Error("losslandscape: a Web Worker failed");
+          reject(error);
+          for (const { fail } of this.waiting.splice(0)) fail(error);
+        };
+      });
+      this.worker.postMessage(init);
+    }
+
+    train(n, runs) {
+      return new Promise((done, fail) => {
+        this.waiting.push({ done, fail });
+        this.worker.postMessage({ n, runs });
+      });
+    }
+
+    answer({ results, error }) {
+      const { done, fail } = this.waiting.shift();
+      if (error === undefined) done(results);
+      else fail(new Error(error));
+    }
+  }
+
+  /* The worker's side of RunsWorker: rules.js and the arrays first, then Model.runs. */
+  function serveRuns() {
+    let all, methods;
+    const models = new Map();
+    self.onmessage = ({ data }) => {
+      if (data.rules) {
+        importScripts(data.rules);
+        RULES = globalThis.losslandscapeRules;
+        ({ all, methods } = data);
+        self.postMessage({ ready: true });
+        return;
+      }
+      try {
+        if (!models.has(data.n)) models.set(data.n, new Model(all, data.n, methods));
+        const results = models.get(data.n).runs(data.runs);
+        // Handed over, not copied.
+        self.postMessage({ results }, results.flatMap((run) => [run.weights.buffer, run.costs.buffer]));
+      } catch (error) {
+        self.postMessage({ error: error.message });
+      }
+    };
+  }
+
   /* The lowest and highest finite (w_a, w_b) the runs visit, widened to `bounds`, as
    * [[lowA, lowB], [highA, highB]]; `bounds` if there is no such point. As path_bounds. */
   function pathBounds(runs, bounds) {
@@ -480,9 +639,10 @@
     const { methods, n, lr, start, epochs, hyperparameters = {}, wA, wB } = settings;
     const [reg, m] = await Promise.all([registry(), model(n)]);
     let started = performance.now();
-    const runs = m
-      .runs(methods.map((method) => ({ method, lr, start, epochs, hyperparameters: hyperparameters[method] || {} })))
-      .map((run, i) => ({ method: methods[i], ...run }));
+    const options = methods.map((method) => ({
+      method, lr, start, epochs, hyperparameters: hyperparameters[method] || {},
+    }));
+    const runs = (await m.runsParallel(options)).map((run, i) => ({ method: methods[i], ...run }));
     const trainMs = performance.now() - started;
     const extent = mapExtent({
       wa: wA, wb: wB, runs, maxGrowth: reg.panel.map.maxGrowth, bounds: previous && previous.bounds,
@@ -500,9 +660,15 @@
     return { n: 100, lr: original.lr, start: original.start, epochs: original.epochs, ...options };
   }
 
+  if (inWorker) {
+    serveRuns();
+    return;
+  }
+
   window.losslandscape = {
     registry,
     model,
+    workers: startWorkers,
     mapExtent,
     panelView,
     async train(options = {}) {

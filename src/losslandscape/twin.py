@@ -115,7 +115,8 @@ def registry(data: MNIST) -> dict:
 
 
 def rules_script() -> str:
-    """``rules.js``: sets ``window.losslandscapeRules``, each registered rule by name."""
+    """``rules.js``: sets ``losslandscapeRules``, each registered rule by name, on the page's
+    ``window`` or on the Web Worker's global scope that loads it (``globalThis``)."""
     rules = ",\n".join(
         f"  {json.dumps(name)}: {textwrap.indent(rulecode.javascript(opt.step), '  ').lstrip()}"
         for name, opt in OPTIMIZERS.items()
@@ -123,7 +124,7 @@ def rules_script() -> str:
     return (
         "/* Written by losslandscape.twin.export from each rule's step function; do not edit.\n"
         " * rule(w, grad, state, t, lr, h) -> the new weight; updates state in place. */\n"
-        f"window.losslandscapeRules = {{\n{rules},\n}};\n"
+        f"globalThis.losslandscapeRules = {{\n{rules},\n}};\n"
     )
 
 

@@ -206,6 +206,19 @@ def test_hidden_tests_draw_other_networks_sizes_and_grids_and_tell_no_setting():
     assert not re.search(r"\d\.\d{3}", said), said  # no value of a hidden setting
 
 
+def test_a_hidden_test_tells_no_shape_of_its_own():
+    def right_for_100_images(*args):
+        outputs = frozen_network.outputs(*args)
+        return outputs if outputs.shape[1] == 100 else outputs[:, 1:]
+
+    landscape_checks.check_outputs(right_for_100_images)
+    with pytest.raises(AssertionError) as failure:
+        landscape_checks.check_hidden(right_for_100_images, "outputs")
+    said = " ".join(str(failure.value).split())
+    assert said.startswith("outputs fails a hidden test: it returned something other than")
+    assert not re.search(r"\(10, \d+\)", said), said
+
+
 def test_an_earlier_answer_runs_first_and_its_errors_stay_its_own():
     source = after_earlier_answers(
         ["def helper():\n    return 2\n", "raise ValueError('broken cell')\n", "def f(\n"],

@@ -441,7 +441,8 @@ def _check(function: Callable, part: str, cases, *, hidden: bool) -> None:
         got, broken = as_result(part, result, want)
         if broken:
             record(part, "contract", RANK_FAILURE)
-            raise failed(f"{prefix}: {broken}" if hidden else broken)
+            # a hidden test's shapes would tell its N and grid
+            raise failed(_with_hint(f"{prefix}: {_HIDDEN_KINDS['contract']}") if hidden else broken)
         if agrees(part, got, want):
             continue
         mistake = named_mistake(part, got, args)

@@ -2,7 +2,7 @@
 #   make book   builds the Jupyter Book into _build/html
 #   make test   runs lint and the whole test suite (library, notebooks, book in a browser, grading)
 # While working: make test-fast skips what builds the book, opens a browser or grades whole
-# courses (the tests marked slow): under 3 minutes on two cores.
+# courses (the tests marked slow): about 4 minutes on two cores.
 PYTHON ?= python3
 # The environment every command runs in: this checkout's own .venv, or on a class's server
 # the shared one (deploy/hub), which LOSSLANDSCAPE_ENV names and make never rebuilds.

@@ -245,31 +245,37 @@ def run_steps(step, name, n_state, calls):
         return [checked_call(step, name, n_state, args, i + 1) for i, args in enumerate(calls)]
 
 
+RACE_SPAN = 0.05
+"""CPU seconds each measurement of :func:`race` lasts at least: in a sandbox the process's
+CPU clock may tick only every few milliseconds (about 2 ms on this course's machines)."""
+_MAX_CALLS = 100_000
+
+
 def race(function, loop, args, rounds):
     """``(seconds, loop_seconds, result)``: the CPU time of one call of ``function(*args)``
     and of ``loop(*args)``, the least of ``rounds`` measurements of each, taken alternately.
 
-    CPU time, so other processes slow neither side; and ``function`` is timed over as
-    many calls as it takes to last about as long as one loop, so a short call is measured
-    over as long a span as the loop, not a single time slice. ``result`` is from a call of
-    its own, on copies of ``args``.
+    CPU time, so other processes slow neither side; each measurement calls its function
+    until :data:`RACE_SPAN` has passed, so a short call and the long loop are measured over
+    spans alike and a coarse clock's tick is small beside them. ``result`` is from a call
+    of its own, on copies of ``args``.
     """
 
-    def cpu_seconds(f, calls, inputs):
-        started = time.process_time()
-        for _ in range(calls):
+    def cpu_seconds(f, inputs):
+        calls, started = 0, time.process_time()
+        while True:
             f(*inputs)
-        return (time.process_time() - started) / calls
+            calls += 1
+            elapsed = time.process_time() - started
+            if elapsed >= RACE_SPAN or calls == _MAX_CALLS:
+                return max(elapsed, 1e-9) / calls
 
     result = function(*[np.copy(arg) for arg in args])
     inputs = [np.copy(arg) for arg in args]
-    best_loop = cpu_seconds(loop, 1, inputs)
-    once = cpu_seconds(function, 1, inputs)
-    calls = max(1, min(1000, math.ceil(best_loop / max(once, 1e-6))))
-    best = math.inf
+    best, best_loop = math.inf, math.inf
     for _ in range(rounds):
-        best_loop = min(best_loop, cpu_seconds(loop, 1, inputs))
-        best = min(best, cpu_seconds(function, calls, inputs))
+        best_loop = min(best_loop, cpu_seconds(loop, inputs))
+        best = min(best, cpu_seconds(function, inputs))
     return best, best_loop, result
 
 

@@ -264,6 +264,20 @@ BOXES = """gd => {
 }"""
 
 
+def test_self_check_of_the_unanswered_release_says_why_and_draws_the_reference(capsys):
+    def unanswered(*args):
+        raise NotImplementedError()
+
+    figure = ll.grading.self_check_map(unanswered, unanswered)
+    said = capsys.readouterr().out
+    assert "cost_map raised NotImplementedError (line 2 of unanswered)" in said
+    assert "gradient raised NotImplementedError (line 2 of unanswered)" in said
+    assert [trace.type for trace in figure.data] == ["contour"]  # the reference's
+    assert [a.text for a in figure.layout.annotations if a.text][-1] == "no map to draw"
+    arrows = [a for a in figure.layout.annotations if a.showarrow]
+    assert len(arrows) == ARROWS**2 and {a.arrowcolor for a in arrows} == {"black"}
+
+
 @pytest.fixture(scope="module")
 def map_figures(tmp_path_factory):
     """self_check_map's figure for a right and a transposed map, as offline pages."""

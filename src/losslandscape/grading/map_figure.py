@@ -101,8 +101,8 @@ def _figure(mine, want, points, arrows) -> go.Figure:
             fig.add_annotation(
                 text="no map to draw",
                 showarrow=False,
-                xref=f"x{col} domain",
-                yref=f"y{col} domain",
+                xref=f"{_axis('x', col)} domain",
+                yref=f"{_axis('y', col)} domain",
                 x=0.5,
                 y=0.5,
             )
@@ -141,10 +141,10 @@ def _figure(mine, want, points, arrows) -> go.Figure:
                 y=b + dy,
                 ax=a,
                 ay=b,
-                xref=f"x{col}",
-                yref=f"y{col}",
-                axref=f"x{col}",
-                ayref=f"y{col}",
+                xref=_axis("x", col),
+                yref=_axis("y", col),
+                axref=_axis("x", col),
+                ayref=_axis("y", col),
                 showarrow=True,
                 arrowhead=2,
                 arrowwidth=1.5,
@@ -163,3 +163,8 @@ def _figure(mine, want, points, arrows) -> go.Figure:
         },
     )
     return fig
+
+
+def _axis(letter: str, col: int) -> str:
+    """Plotly's name of the axis of subplot ``col``: ``x``, then ``x2``, ``x3``..."""
+    return letter if col == 1 else f"{letter}{col}"

@@ -26,6 +26,11 @@ modules, in the order grading goes:
 8. :mod:`.report`: the instructor's class report and the grades to import.
 
 :mod:`.release` links the released notebook to the published book, before all of it.
+
+The second assignment, ``landscape``, goes through the same sandbox, autograde, feedback
+and report; its own steps are :mod:`.frozen_network` (the reference answers and the
+original notebook's loop), :mod:`.landscape_checks` (what its tests call: the checks, the
+named mistakes, the speed race) and :mod:`.map_figure` (:func:`self_check_map`).
 """
 
 from .checks import (

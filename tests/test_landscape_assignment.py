@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 import losslandscape as ll
-from losslandscape.grading import frozen_network, landscape_checks
+from losslandscape.grading import _worker, frozen_network, landscape_checks
 from losslandscape.grading.autograde import after_earlier_answers
 from losslandscape.grading.findings import recording
 from losslandscape.grading.landscape_checks import MISTAKES, PARTS, original_data
 from losslandscape.grading.map_figure import ARROWS
-from losslandscape.grading.sandbox import GraderFault
+from losslandscape.grading.sandbox import GraderFault, RuleProxy
 
 from .browser import SCREENSHOTS, Page, overlap
 from .landscape_submissions import CORRECT, POINTS, SOURCE, TOTAL, WRONG, expected_points
@@ -69,6 +69,27 @@ def test_the_assignment_grades_exactly_its_parts():
     assert tuple(answers) == PARTS
     assert TOTAL == 15
     assert {re.match(r"test_(cost_map|\w+?)_", cell).group(1) for cell in POINTS} == set(PARTS)
+
+
+def test_what_the_notebook_tells_students_is_what_the_grader_does():
+    text = " ".join(
+        "".join(cell["source"])
+        for cell in json.loads(SOURCE.read_text())["cells"]
+        if cell["cell_type"] == "markdown"
+    )
+    text = " ".join(text.split())
+    assert f"at least {landscape_checks.SPEEDUP} times as fast as that loop" in text
+    data = original_data()
+    assert "$C(-9, 15) \\approx 4.8007$" in text
+    assert round(float(frozen_network.cost(-9.0, 15.0, *data)), 4) == 4.8007
+    assert "with `h = 1e-5` agrees with the true gradient to about eight digits" in text
+    h = 1e-5
+    central = [
+        (frozen_network.cost(-9 + h, 15, *data) - frozen_network.cost(-9 - h, 15, *data)) / (2 * h),
+        (frozen_network.cost(-9, 15 + h, *data) - frozen_network.cost(-9, 15 - h, *data)) / (2 * h),
+    ]
+    np.testing.assert_allclose(central, frozen_network.gradient(-9.0, 15.0, *data), rtol=3e-8)
+    assert f"{TOTAL:g} in all" in text
 
 
 def _kernel(case) -> dict:
@@ -143,6 +164,28 @@ def test_every_mistake_is_named_by_the_visible_and_the_hidden_tests(mistake):
         assert " ".join(mistake.explanation.split()[:6]) in " ".join(str(failure.value).split())
 
 
+@pytest.fixture
+def drawn_with(monkeypatch):
+    """Draw the hidden tests from a given seed, as LOSSLANDSCAPE_GRADING_SEED would."""
+
+    def draw(seed):
+        monkeypatch.setattr(landscape_checks, "DRAW_SEED", seed)
+        landscape_checks._hidden_cases.cache_clear()
+
+    yield draw
+    landscape_checks._hidden_cases.cache_clear()
+
+
+def test_a_draw_where_two_mistakes_coincide_is_not_kept(drawn_with):
+    # This seed draws, among others, a few images with no 5 among them, where summing over
+    # every pair of images gives the sum over the images: such a draw must not be a test.
+    drawn_with(22062253913051)
+    broadcast = next(m for m in MISTAKES["gradient"] if m.id == "gradient-broadcast-sums")
+    with recording() as found, pytest.raises(AssertionError):
+        landscape_checks.check_hidden(_student(broadcast), "gradient")
+    assert found["gradient"].diagnosis == broadcast.id
+
+
 def test_no_two_mistakes_of_a_part_look_alike_on_the_visible_tests():
     for part in PARTS:
         for args, _ in landscape_checks._visible_cases(part):
@@ -186,6 +229,26 @@ def test_the_speed_test_is_a_ratio_against_the_loop_in_the_same_process():
     with recording() as found, pytest.raises(AssertionError, match="times as fast as a loop"):
         landscape_checks.check_map_speed(namespace["cost_map"])
     assert found["cost_map"].diagnosis == "cost_map-slow"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"times": [0.0, 0.05]},
+        {"times": [1e-9, float("inf")]},
+        {"times": [float("nan"), 0.05]},
+        {"times": ["fast", 0.05]},
+        {"failure": "not a dict"},
+    ],
+)
+def test_a_forged_race_reply_is_the_sandboxs_fault_not_a_pass(reply):
+    """The reply is written where the student's code runs, so it may say anything."""
+    answer = frozen_network.cost_map(ll.landscape.SEED_W_A, ll.landscape.SEED_W_B, *original_data())
+    forged = object.__new__(RuleProxy)
+    forged.run = lambda job: {"result": _worker.encode(answer), **reply}
+    with recording() as found, pytest.raises(AssertionError, match="malformed reply"):
+        landscape_checks.check_map_speed(forged)
+    assert found["cost_map"].diagnosis == "sandbox"
 
 
 def test_a_fast_wrong_map_earns_no_speed_points():

@@ -19,12 +19,17 @@ WATCHED = ((5, 250), (5, 251))
 """``w_a`` is ``w2[5, 250]`` and ``w_b`` is ``w2[5, 251]``, as in the original notebook."""
 
 
-def outputs(w_a, w_b, w2, hidden):
-    """The network's outputs (10, N) with w2[5, 250] = w_a and w2[5, 251] = w_b."""
+def pre_activations(w_a, w_b, w2, hidden):
+    """The output layer's inputs (10, N) with w2[5, 250] = w_a and w2[5, 251] = w_b."""
     weights = w2.copy()
     weights[5, 250] = w_a
     weights[5, 251] = w_b
-    return 1 / (1 + np.exp(-(weights @ hidden)))
+    return weights @ hidden
+
+
+def outputs(w_a, w_b, w2, hidden):
+    """The network's outputs (10, N) with w2[5, 250] = w_a and w2[5, 251] = w_b."""
+    return 1 / (1 + np.exp(-pre_activations(w_a, w_b, w2, hidden)))
 
 
 def cost(w_a, w_b, w2, hidden, onehot):
@@ -46,8 +51,7 @@ def cost_map(w_a_values, w_b_values, w2, hidden, onehot):
     other nine outputs' error is one number, and output 5's is summed over a grid of
     pre-activations.
     """
-    others = [k for k in range(10) if k != 5]
-    rest = np.mean(np.sum((1 / (1 + np.exp(-(w2[others] @ hidden))) - onehot.T[others]) ** 2, 0))
+    rest = other_outputs_cost(w2, hidden, onehot)
     row = w2[5].copy()
     row[[250, 251]] = 0
     frozen = row @ hidden
@@ -55,6 +59,12 @@ def cost_map(w_a_values, w_b_values, w2, hidden, onehot):
     w_b = np.asarray(w_b_values, float)[:, None, None]
     pred = 1 / (1 + np.exp(-(frozen + w_a * hidden[250] + w_b * hidden[251])))
     return rest + np.mean((pred - onehot[:, 5]) ** 2, axis=2)
+
+
+def other_outputs_cost(w2, hidden, onehot):
+    """The part of :func:`cost` from the nine outputs the watched weights do not feed."""
+    others = [k for k in range(10) if k != 5]
+    return np.mean(np.sum((1 / (1 + np.exp(-(w2[others] @ hidden))) - onehot.T[others]) ** 2, 0))
 
 
 def cost_map_loop(w_a_values, w_b_values, w2, hidden, onehot):
@@ -66,6 +76,8 @@ def cost_map_loop(w_a_values, w_b_values, w2, hidden, onehot):
     return grid
 
 
-LOOP_SOURCE = "\n\n".join(inspect.getsource(f) for f in (outputs, cost, cost_map_loop))
+LOOP_SOURCE = "\n\n".join(
+    inspect.getsource(f) for f in (pre_activations, outputs, cost, cost_map_loop)
+)
 """The loop the speed test races, with what it calls, as the sandbox runs it."""
 LOOP_NAME = cost_map_loop.__name__

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -93,26 +94,22 @@ def _sigmoid(z):
         return 1 / (1 + np.exp(-z))
 
 
-def _pre_activations(w_a, w_b, w2, hidden):
-    weights = w2.copy()
-    weights[5, 250], weights[5, 251] = w_a, w_b
-    return weights @ hidden
-
-
 # How the outputs go wrong, as functions of the reference's pre-activations (z) and
 # of the watched weights; each makes a cost, gradient and map mistake too.
 _OUTPUT_FORMS = {
     "weights-swapped": (
         "puts w_a at w2[5, 251] and w_b at w2[5, 250]: w_a is w2[5, 250]",
-        lambda w_a, w_b, w2, hidden: _sigmoid(_pre_activations(w_b, w_a, w2, hidden)),
+        lambda w_a, w_b, w2, hidden: _sigmoid(frozen_network.pre_activations(w_b, w_a, w2, hidden)),
     ),
     "no-sigmoid": (
         "leaves out the sigmoid: the outputs are sigmoid(w2 @ hidden), not w2 @ hidden",
-        lambda w_a, w_b, w2, hidden: _pre_activations(w_a, w_b, w2, hidden),
+        lambda w_a, w_b, w2, hidden: frozen_network.pre_activations(w_a, w_b, w2, hidden),
     ),
     "sigmoid-sign": (
         "takes 1 / (1 + exp(z)) for the sigmoid: it is 1 / (1 + exp(-z))",
-        lambda w_a, w_b, w2, hidden: _sigmoid(-_pre_activations(w_a, w_b, w2, hidden)),
+        lambda w_a, w_b, w2, hidden: _sigmoid(
+            -frozen_network.pre_activations(w_a, w_b, w2, hidden)
+        ),
     ),
     "watched-not-set": (
         "ignores w_a and w_b: set w2[5, 250] = w_a and w2[5, 251] = w_b (in a copy of w2)",
@@ -159,7 +156,7 @@ _COST_FORMS = {
 
 
 def _true_gradient(w_a, w_b, w2, hidden, onehot, *, derivative=None, error=None):
-    z = _pre_activations(w_a, w_b, w2, hidden)[5]
+    z = frozen_network.pre_activations(w_a, w_b, w2, hidden)[5]
     pred = _sigmoid(z)
     slope = pred * (1 - pred) if derivative is None else derivative(pred, z)
     miss = pred - onehot[:, 5] if error is None else error(pred, onehot)
@@ -251,6 +248,15 @@ def _mistakes() -> dict[str, tuple[Mistake, ...]]:
                 _pointwise(mistake.compute),
             )
         )
+    found["outputs"].append(
+        Mistake(
+            "outputs-transposed",
+            "outputs",
+            "returns the outputs transposed, (N, 10): return them as (10, N), one row per "
+            "output, as w2 @ hidden gives them",
+            lambda *args: frozen_network.outputs(*args).T,
+        )
+    )
     found["cost_map"] += [
         Mistake(
             "cost_map-transposed",
@@ -265,7 +271,9 @@ def _mistakes() -> dict[str, tuple[Mistake, ...]]:
             "cost_map",
             "leaves out the squared error of the nine outputs the watched weights do not "
             "feed: it does not change over the grid, but it is part of the cost",
-            lambda *args: frozen_network.cost_map(*args) - _rest(*args[2:]),
+            lambda *args: (
+                frozen_network.cost_map(*args) - frozen_network.other_outputs_cost(*args[2:])
+            ),
         ),
     ]
     return {part: tuple(mistakes) for part, mistakes in found.items()}
@@ -276,11 +284,6 @@ def _pointwise(cost):
         return np.array([[cost(a, b, w2, hidden, onehot) for a in w_a_values] for b in w_b_values])
 
     return compute
-
-
-def _rest(w2, hidden, onehot):
-    others = [k for k in range(10) if k != 5]
-    return np.mean(np.sum((_sigmoid(w2[others] @ hidden) - onehot.T[others]) ** 2, axis=0))
 
 
 MISTAKES: dict[str, tuple[Mistake, ...]] = _mistakes()
@@ -396,16 +399,8 @@ def agrees(part: str, got, want) -> bool:
 def named_mistake(part: str, got, args) -> Mistake | None:
     """The mistake of ``part`` whose result on ``args`` ``got`` is, or None."""
     want = _reference(part)(*args)
-    if part == "outputs" and got.shape == want.T.shape and got.shape != want.shape:
-        return Mistake(
-            "outputs-transposed",
-            part,
-            "returns the outputs transposed, (N, 10): return them as (10, N), one row per "
-            "output, as w2 @ hidden gives them",
-            None,
-        )
-    if part == "cost_map" and got.shape != want.shape:
-        return find("cost_map-transposed")
+    if got.shape != want.shape:  # as_result lets only the transpose through
+        return find(f"{part}-transposed")
     if got.dtype == np.float32:
         return find(f"{part}-float32")
     for mistake in MISTAKES[part]:
@@ -535,7 +530,8 @@ _DRAWS = 50
 def _hidden_cases(part: str):
     """Networks, images and weights drawn once per grading process: other seeds, other N,
     weights across the landscape and grids of other sizes, never square. A draw where some
-    mistake would pass (a gradient all but 0 where the sigmoid saturates, say) is not kept."""
+    mistake would pass (a gradient all but 0 where the sigmoid saturates, say), or would
+    look like another, is not kept."""
     rng = np.random.default_rng([DRAW_SEED, 21, PARTS.index(part)])
     data = load_mnist(bundled_path())
     cases = []
@@ -558,15 +554,18 @@ def _hidden_cases(part: str):
 
 
 def _tells(part: str, args) -> bool:
-    """Whether every mistake of ``part`` misses the reference on ``args`` by far."""
+    """Whether every mistake of ``part`` misses the reference on ``args`` by far, and each
+    misses every other (with no image of a 5 among few, summing over every pair of images
+    gives what summing over the images does)."""
     want = np.asarray(_reference(part)(*args), float)
     tolerance = _TELLS * TOLERANCE[part], _TELLS * _ABSOLUTE[part]
     with np.errstate(all="ignore"):
-        for mistake in MISTAKES[part]:
-            theirs = np.asarray(mistake.compute(*args), float)
-            if theirs.shape == want.shape and np.allclose(theirs, want, *tolerance):
-                return False
-    return True
+        results = [want, *(np.asarray(m.compute(*args), float) for m in MISTAKES[part])]
+    return not any(
+        mine.shape == theirs.shape and np.allclose(mine, theirs, *tolerance)
+        for i, mine in enumerate(results)
+        for theirs in results[i + 1 :]
+    )
 
 
 def check_outputs(outputs: Callable) -> None:
@@ -619,17 +618,22 @@ def race(cost_map: Callable) -> tuple[float, float, object]:
     )
     if "undefined" in reply:
         raise NameError(f"cost_map is not defined: {str(reply['undefined'])[:500]}")
-    if reply.get("failure") is not None:
-        raise StudentError(str(reply["failure"].get("message", ""))[:500])
+    malformed = SandboxError("the sandbox of cost_map sent a malformed reply")
+    failure = reply.get("failure")
+    if failure is not None:
+        if not isinstance(failure, dict):
+            raise malformed
+        raise StudentError(str(failure.get("message", ""))[:500])
     try:
         seconds, loop = (float(x) for x in reply["times"])
         result = _worker.decode(reply["result"])
     except _worker.Unsupported as exc:
         raise TypeError(f"cost_map returned {exc}; return a NumPy array") from None
     except Exception:
-        raise SandboxError("the sandbox of cost_map sent a malformed reply") from None
-    if not (seconds > 0 and loop > 0):
-        raise SandboxError("the sandbox of cost_map sent a malformed reply")
+        raise malformed from None
+    # The reply is written where the student's code runs: no time of 0, NaN or infinity.
+    if not (0 < seconds < math.inf and 0 < loop < math.inf):
+        raise malformed
     return seconds, loop, result
 
 
